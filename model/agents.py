@@ -1,0 +1,286 @@
+"""The field's actors as Mesa agents.
+
+Each agent is a named view onto one row of the model's state arrays (see ``state.py``), so
+that what an agent *does* reads in the domain's words here while the pairwise arithmetic stays
+vectorised in the submodules. Organisations choose their actions themselves; donors, hosts and
+NGOs act through the model's allocation, consent and subcontracting submodels, which treat them
+all at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from .config import ACTIONS
+
+if TYPE_CHECKING:
+    from .model import MigovModel
+
+KNOWLEDGE, GLOBAL, LOCAL, BID, STRETCH, CONTEST = range(len(ACTIONS))
+
+
+class FieldAgent(mesa.Agent):
+    """A named actor bound to row ``idx`` of its kind's arrays."""
+
+    kind = "agent"
+
+    def __init__(self, model: MigovModel, idx: int, name: str):
+        super().__init__(model)
+        self.idx = idx
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class InternationalOrganisation(FieldAgent):
+    """An IO competing for funding and legitimacy (Korneev; Bartels; Bradley)."""
+
+    kind = "organisation"
+
+    # ---------------------------------------------------------------- state, read from arrays
+    @property
+    def mandate(self) -> np.ndarray:
+        return self.model.io.mandate[self.idx]
+
+    @property
+    def knowledge(self) -> np.ndarray:
+        return self.model.io.knowledge[self.idx]
+
+    @property
+    def core_funds(self) -> float:
+        return float(self.model.io.core[self.idx])
+
+    @property
+    def earmarked_funds(self) -> float:
+        return float(self.model.io.earmarked[self.idx])
+
+    @property
+    def budget(self) -> float:
+        return self.core_funds + self.earmarked_funds
+
+    @property
+    def offices(self) -> int:
+        return int(self.model.io.office[self.idx].sum())
+
+    @property
+    def legitimacy_donors(self) -> float:
+        return float(self.model.io.legit_donor[self.idx].mean())
+
+    @property
+    def legitimacy_hosts(self) -> float:
+        return float(self.model.io.legit_host[self.idx].mean())
+
+    @property
+    def legitimacy_peers(self) -> float:
+        return float(self.model.io.legit_peer[self.idx])
+
+    @property
+    def strategy(self) -> np.ndarray:
+        """Probability of each action under the softmax rule (ODD 7.8)."""
+        return self.model.strategy_probabilities()[self.idx]
+
+    # ---------------------------------------------------------------- the step, phase 2
+    def act(self) -> None:
+        """Draw this step's actions from the strategy and carry them out."""
+        io = self.model.io
+        n = self.model.p.actions_per_step
+        probs = self.strategy
+        chosen = self.model.rng.choice(len(ACTIONS), size=min(n, len(ACTIONS)), replace=False, p=probs)
+        io.chosen[self.idx] = False
+        for a in sorted(chosen):
+            io.chosen[self.idx, a] = True
+            self._ACTION_METHODS[a](self)
+
+    def produce_knowledge(self) -> None:
+        """Reports, data and training on the issues it works on; co-opts local experts.
+
+        Knowledge is produced where the IO is present and in proportion to its mandate (Korneev:
+        'knowledge-generating activities implying co-optation of ... local experts'). Donors who
+        find the IO legitimate take up its framing of which issues matter (Bartels: knowledge
+        'creating or sustaining demand for its own services').
+        """
+        m = self.model
+        if not m.pay_from_core(self.idx, m.p.knowledge_cost, "knowledge"):
+            return
+        focus = self.mandate * m.relevance[self.idx]
+        if focus.sum() <= 0:
+            return
+        m.io.knowledge[self.idx] += m.p.knowledge_rate * focus / focus.max()
+        m.create_demand(self.idx, focus / focus.sum())
+
+    def build_global_partnership(self) -> None:
+        """Seek an IO partner for mutual legitimation (Korneev: IOM-OSCE, EU-ICMPD)."""
+        m = self.model
+        io = m.io
+        i = self.idx
+        candidates = ~io.partner_io[i]
+        candidates[i] = False
+        if not candidates.any():
+            return
+        # partners are sought for their standing and for complementary, not rival, mandates
+        score = io.legit_peer * (1.0 - m.overlap[i]) + 1e-9
+        score = np.where(candidates, score, 0.0)
+        j = int(m.rng.choice(io.n, p=score / score.sum()))
+        accept = np.clip(io.legit_peer[i] + 0.5 * (1.0 - m.overlap[i, j]), 0.0, 1.0)
+        if m.rng.random() >= accept:
+            return
+        if not m.pay_from_core(i, m.p.partnership_cost, "partnerships"):
+            return
+        io.partner_io[i, j] = io.partner_io[j, i] = True
+        m.log("partnership", f"{self.name} and {io.names[j]} form a partnership", self.name)
+
+    def build_local_partnership(self) -> None:
+        """Engage a host government (working group, consultative process) or a local NGO.
+
+        Korneev's global-local format: 'implementing partnerships, multiplication of working
+        groups or involvement of governments and NGOs in Regional Consultative Processes'.
+        """
+        m = self.model
+        io, hs = m.io, m.hs
+        i = self.idx
+        present = np.flatnonzero(io.office[i])
+        if present.size == 0:
+            return
+        h = int(m.rng.choice(present))
+        if not io.partner_host[i, h]:
+            accept = hs.wants[h, 1] * (1.0 - 0.5 * hs.sovereignty[h]) + 0.5 * io.legit_host[i, h]
+            if m.rng.random() < min(accept, 1.0) and m.pay_from_core(i, m.p.partnership_cost, "partnerships"):
+                io.partner_host[i, h] = True
+                m.log("partnership", f"{self.name} opens a working group with the government of {hs.names[h]}", self.name)
+            return
+        local = np.flatnonzero((m.ng.host == h) & ~io.partner_ngo[i])
+        if local.size == 0:
+            return
+        n = int(local[np.argmax(m.ng.reputation[local])])
+        if m.pay_from_core(i, m.p.partnership_cost, "partnerships"):
+            io.partner_ngo[i, n] = True
+            m.log("partnership", f"{self.name} takes {m.ng.names[n]} as implementing partner in {hs.names[h]}", self.name)
+
+    def bid_for_projects(self) -> None:
+        """Develop projects beyond its offices: scouting bids where demand is (Bartels:
+        offices 'constantly busy expanding their activities and developing new projects')."""
+        self.model.scouting[self.idx] = True
+
+    def stretch_mandate(self) -> None:
+        """Move the mandate toward what donors fund (Bradley; Bartels on new beneficiary
+        categories). Malleability sets how far: an IO can cover at most that share of the gap
+        between its founding mandate and donor demand.
+
+        Stretching into issues other IOs hold costs standing with peers (mandate creep).
+        """
+        m = self.model
+        io = m.io
+        i = self.idx
+        reach = io.origin[i] + io.malleability[i] * np.clip(m.donor_demand - io.origin[i], 0.0, None)
+        step = m.p.mandate_stretch * np.clip(reach - io.mandate[i], 0.0, None)
+        if step.sum() <= 1e-9:
+            return
+        io.mandate[i] = np.clip(io.mandate[i] + step, 0.0, 1.0)
+        others = np.delete(io.mandate, i, axis=0)
+        intrusion = float(step @ others.max(axis=0)) if others.size else 0.0
+        m.peer_loss[i] += m.p.creep_cost * intrusion
+        k = int(np.argmax(step))
+        if step[k] > 0.05:
+            m.log("mandate", f"{self.name} stretches its mandate into {m.issues[k]}", self.name)
+
+    def contest_rival(self) -> None:
+        """Challenge the jurisdiction of the rival whose niche overlaps most with its own.
+
+        Korneev: 'challenged and challenging IOs'; GMG: rivalry from 'overlapping fields of
+        competence' and 'competition for government funding'. The contested rival loses
+        standing with donors and peers in proportion to the overlap and the contester's relative
+        standing; the contester pays a smaller cost with peers; a partnership between them breaks.
+        """
+        m = self.model
+        io = m.io
+        i = self.idx
+        score = m.overlap[i] * (m.funding_share_io + 1e-3)
+        score[i] = 0.0
+        if score.sum() <= 0:
+            return
+        j = int(m.rng.choice(io.n, p=score / score.sum()))
+        relative = io.legit_peer[i] / (io.legit_peer[i] + io.legit_peer[j] + 1e-12)
+        hit = m.p.contest_strength * m.overlap[i, j] * 2.0 * relative
+        m.contest_hits[j] += hit
+        m.peer_loss[i] += m.p.contest_cost
+        m.contests += 1
+        m.log("contestation", f"{self.name} contests {io.names[j]}'s jurisdiction", self.name)
+        if io.partner_io[i, j]:
+            io.partner_io[i, j] = io.partner_io[j, i] = False
+            m.log("partnership", f"partnership between {self.name} and {io.names[j]} breaks", self.name)
+
+    _ACTION_METHODS = (
+        produce_knowledge,
+        build_global_partnership,
+        build_local_partnership,
+        bid_for_projects,
+        stretch_mandate,
+        contest_rival,
+    )
+
+
+class DonorState(FieldAgent):
+    """A donor: funding envelope, priorities, memory of partners (Bartels: 'donors are often
+    already aware of the IOM's work as a result of previous cooperation')."""
+
+    kind = "donor"
+
+    @property
+    def envelope(self) -> float:
+        return float(self.model.dn.envelope[self.idx])
+
+    @property
+    def disbursed(self) -> float:
+        return float(self.model.dn.disbursed[self.idx])
+
+    @property
+    def priorities(self) -> np.ndarray:
+        return self.model.dn.priorities[self.idx]
+
+    def familiarity_with(self, bidder: str) -> float:
+        return float(self.model.dn.familiarity[self.idx, self.model.bidder_names.index(bidder)])
+
+
+class HostGovernment(FieldAgent):
+    """A host government that lets offices open, accepts or refuses projects, joins working
+    groups, and if authoritarian challenges IOs' legitimacy (Korneev; Bartels)."""
+
+    kind = "host"
+
+    @property
+    def region(self) -> str:
+        return self.model.hs.region[self.idx]
+
+    @property
+    def pressure(self) -> float:
+        return float(self.model.hs.pressure[self.idx].sum())
+
+    @property
+    def refusals(self) -> int:
+        return int(self.model.hs.refusals[self.idx])
+
+    @property
+    def authoritarian(self) -> float:
+        return float(self.model.hs.authoritarian[self.idx])
+
+
+class NGO(FieldAgent):
+    """A local implementing partner: bids for donor money and is subcontracted by IOs."""
+
+    kind = "ngo"
+
+    @property
+    def funds(self) -> float:
+        return float(self.model.ng.funds[self.idx])
+
+    @property
+    def income_direct(self) -> float:
+        return float(self.model.ng.income_direct[self.idx])
+
+    @property
+    def income_subcontract(self) -> float:
+        return float(self.model.ng.income_subcontract[self.idx])

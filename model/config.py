@@ -1,0 +1,484 @@
+"""The scenario schema: every parameter in one validated place.
+
+A scenario is a YAML file validated by the pydantic models below. Every field has a type, a
+range, a default and a one-line description (``migov`` prints them from here), and unknown keys
+are errors, so a typo never silently falls back to a default.
+
+Entities are listed by name (``organisations: {IOM: {...}}``), which is what makes dotted paths
+such as ``donors.EU.scale_preference`` address one agent's attribute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ACTIONS: tuple[str, ...] = (
+    "produce_knowledge",
+    "build_global_partnership",
+    "build_local_partnership",
+    "bid_for_projects",
+    "stretch_mandate",
+    "contest_rival",
+)
+
+DEFAULT_ISSUES: list[str] = [
+    "labour",
+    "protection",
+    "trafficking",
+    "border_return",
+    "development",
+    "displacement",
+]
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ScenarioError(ValueError):
+    """A user mistake in a scenario: one line naming the file, the field and what was expected."""
+
+    def __init__(self, source: str, field: str, message: str):
+        self.source = source
+        self.field = field
+        self.message = message
+        where = f"{source}: {field}: " if field else f"{source}: "
+        super().__init__(where + message)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def P(default: Any, ge: float | None, le: float | None, description: str) -> Any:
+    """A parameter with its default, range and one-line description."""
+    return Field(default, ge=ge, le=le, description=description)
+
+
+# --------------------------------------------------------------------------- parameters
+class Parameters(Strict):
+    """Global behavioural parameters, grouped by the submodel that uses them (see docs/ODD.md)."""
+
+    # Environment
+    pressure_noise: float = P(0.03, 0.0, 1.0, "sd of the per-step random walk of migration pressure")
+    pressure_reversion: float = P(0.05, 0.0, 1.0, "share of the gap to its baseline that pressure closes per step")
+    uncertainty: float = P(0.3, 0.0, 1.0, "baseline uncertainty about future migration (0 none, 1 total)")
+    uncertainty_recovery: float = P(0.1, 0.0, 1.0, "share of an uncertainty shock that fades per step")
+    # Organisations' actions
+    actions_per_step: int = P(2, 1, 6, "actions each organisation takes per step, drawn from its strategy")
+    knowledge_rate: float = P(0.25, 0.0, 5.0, "knowledge stock added per produce_knowledge action (per unit mandate)")
+    knowledge_depreciation: float = P(0.02, 0.0, 1.0, "share of knowledge stock that becomes obsolete per step")
+    knowledge_saturation: float = P(1.0, 0.01, 100.0, "knowledge stock at which its visibility reaches one half")
+    knowledge_cost: float = P(0.4, 0.0, 100.0, "core funds spent per produce_knowledge action (millions)")
+    demand_creation: float = P(0.01, 0.0, 0.5, "how far an IO's knowledge pulls donors' issue priorities toward its own issues")
+    partnership_cost: float = P(0.15, 0.0, 100.0, "core funds spent per partnership formed (millions)")
+    partnership_lapse: float = P(0.02, 0.0, 1.0, "probability per step that a partnership lapses")
+    mandate_stretch: float = P(0.15, 0.0, 1.0, "step size of stretch_mandate toward donor demand, times malleability")
+    anchor_pull: float = P(0.05, 0.0, 1.0, "per-step pull of the mandate back to its origin, times normative anchor")
+    contest_strength: float = P(0.06, 0.0, 1.0, "legitimacy a contested rival loses per contest, scaled by relative standing")
+    contest_cost: float = P(0.01, 0.0, 1.0, "peer legitimacy the contester loses per contest")
+    scouting_bids: int = P(2, 0, 20, "extra bids an IO places in hosts without an office when it bids for projects")
+    # Donors
+    choice_temperature: float = P(0.5, 0.01, 10.0, "temperature of donors' logit choice among bids (low = strict)")
+    grants_max: int = P(12, 1, 500, "grants per step by a donor with no preference for large programmes")
+    familiarity_gain: float = P(0.1, 0.0, 1.0, "how much one finished project adds to a donor's familiarity with its implementer (times outcome)")
+    familiarity_decay: float = P(0.01, 0.0, 1.0, "share of a donor's familiarity with a partner forgotten per step")
+    reputation_memory: float = P(0.1, 0.0, 1.0, "weight of the latest project outcome in an efficiency reputation")
+    core_concentration: float = P(2.0, 0.0, 10.0, "exponent on legitimacy when donors split core money")
+    core_inertia: float = P(0.95, 0.0, 1.0, "share of last step's core split a donor keeps (multi-year pledges)")
+    # Projects and hosts
+    project_duration: int = P(4, 1, 40, "steps a funded project runs and spends")
+    subcontract_share: float = P(0.3, 0.0, 1.0, "share of an IO project's programme money passed to local NGOs")
+    consent_base: float = P(1.5, -10.0, 10.0, "baseline log-odds that a host accepts a project or office")
+    consent_legitimacy: float = P(2.0, 0.0, 10.0, "log-odds weight of the IO's legitimacy with the host")
+    consent_partnership: float = P(1.0, 0.0, 10.0, "log-odds weight of a partnership with the host government")
+    consent_money: float = P(0.5, 0.0, 10.0, "log-odds weight of project size (log millions), times the host's want of money")
+    consent_sovereignty: float = P(3.0, 0.0, 20.0, "log-odds penalty of sovereignty sensitivity times issue sensitivity")
+    ngo_spending_rate: float = P(0.25, 0.0, 1.0, "share of its funds an NGO spends per step")
+    # Legitimacy
+    legitimacy_decay: float = P(0.02, 0.0, 0.5, "share of legitimacy that fades per step without renewal")
+    gain_knowledge: float = P(0.03, 0.0, 0.5, "legitimacy gain per unit of visible, relevant knowledge")
+    gain_partnership: float = P(0.03, 0.0, 0.5, "legitimacy gain per unit of partner standing")
+    gain_performance: float = P(0.04, 0.0, 0.5, "legitimacy gain per unit of delivered project performance")
+    gain_normative: float = P(0.02, 0.0, 0.5, "legitimacy gain per unit of normative fit with the audience")
+    knowledge_partnership_synergy: float = P(0.03, 0.0, 0.5, "extra gain when knowledge and partnerships occur together (0 = none)")
+    uncertainty_knowledge_boost: float = P(1.5, 0.0, 10.0, "how much uncertainty multiplies knowledge's legitimacy return")
+    challenge_rate: float = P(0.15, 0.0, 1.0, "probability per step that a fully authoritarian host challenges an IO present")
+    challenge_loss: float = P(0.15, 0.0, 1.0, "share of host and peer legitimacy lost to a challenge")
+    challenge_shield: float = P(0.6, 0.0, 1.0, "share of challenges a partnership with the host government averts")
+    authoritarian_partner_cost: float = P(0.01, 0.0, 0.5, "legitimacy lost per step with normative donors per partnership with an authoritarian host")
+    creep_cost: float = P(0.01, 0.0, 0.5, "peer legitimacy lost per stretch into others' mandates")
+    # Budgets and offices
+    core_spending_rate: float = P(0.5, 0.0, 1.0, "share of core funds spent per step on headquarters, staff and programmes")
+    office_cost: float = P(1.0, 0.0, 100.0, "core funds an office costs per step (millions; about 4m a year for a country office)")
+    office_opening_cost: float = P(1.0, 0.0, 1000.0, "core funds to open an office (millions)")
+    office_grace: int = P(8, 0, 400, "steps an office survives without a running project")
+    office_reserve: int = P(4, 0, 400, "steps of office costs an IO keeps in reserve before opening a new office")
+    # Learning
+    learning_rate: float = P(0.1, 0.0, 1.0, "weight of the latest payoff in an action's value estimate")
+    strategy_temperature: float = P(0.25, 0.01, 10.0, "softmax temperature over action values (high = explore)")
+    payoff_legitimacy_weight: float = P(5.0, 0.0, 100.0, "weight of legitimacy change against funding growth in the payoff")
+
+
+# --------------------------------------------------------------------------- entities
+class Simulation(Strict):
+    steps: int = P(120, 1, 10_000, "number of steps to run")
+    start_year: int = P(1995, 1800, 2200, "calendar year of step 0")
+    steps_per_year: int = P(4, 1, 52, "steps per year (4 = quarters)")
+
+
+class Source(Strict):
+    seed: str = Field(description="seed file name in shared/seeds or a published reference")
+    passage: str = Field(description="the passage the scenario or parameter rests on")
+
+
+class Organisation(Strict):
+    mandate: dict[str, Unit] = Field(default_factory=dict, description="mandate strength per issue area")
+    malleability: float = P(0.2, 0.0, 1.0, "how far and fast the mandate follows donor demand")
+    normative_anchor: float = P(0.5, 0.0, 1.0, "strength of a protection or rights mandate binding the IO")
+    overhead_rate: float = P(0.07, 0.0, 0.5, "share of each project kept as overhead in core funds")
+    efficiency: float = P(0.6, 0.0, 1.0, "true efficiency of delivery (latent; donors see a reputation)")
+    track_record: float = P(0.3, 0.0, 1.0, "initial efficiency reputation and donors' familiarity")
+    legitimacy: float = P(0.4, 0.0, 1.0, "initial legitimacy with every audience")
+    core_funds: float = P(5.0, 0.0, 1e6, "core funds at the start (millions)")
+    core_weight: float = P(1.0, 0.0, 1e3, "relative weight in donors' core contributions at the start (assessed shares)")
+    capacity: float = P(500.0, 0.0, 1e6, "largest single grant it can absorb (millions)")
+    offices: list[str] = Field(default_factory=list, description="host or region names with a country office at the start")
+    strategy: dict[str, float] = Field(default_factory=dict, description="initial action values (default 0 for all)")
+
+
+class Weights(Strict):
+    legitimacy: float = P(1.0, 0.0, 10.0, "weight on the bidder's legitimacy with this donor")
+    efficiency: float = P(1.0, 0.0, 10.0, "weight on the bidder's efficiency reputation")
+    fit: float = P(1.0, 0.0, 10.0, "weight on the bid's issue fit with the donor's priorities")
+    familiarity: float = P(1.0, 0.0, 10.0, "weight on past cooperation")
+    knowledge: float = P(0.5, 0.0, 10.0, "weight on the bidder's knowledge of the issue")
+    normative: float = P(0.5, 0.0, 10.0, "weight on the bidder's normative standing")
+
+
+class Donor(Strict):
+    envelope: float = P(50.0, 0.0, 1e6, "funding per step at the start (millions)")
+    trend: float = P(0.03, -0.5, 0.5, "annual growth rate of the envelope")
+    earmarking: float = P(0.6, 0.0, 1.0, "share of the envelope given as earmarked project grants")
+    scale_preference: float = P(0.5, 0.0, 1.0, "preference for few large grants over many small ones")
+    priorities: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict, description="weight per issue area")
+    strategic_regions: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict, description="extra weight per host region (externalisation)")
+    familiarity: dict[str, Unit] = Field(default_factory=dict, description="initial memory of cooperation per organisation")
+    weights: Weights = Field(default_factory=Weights, description="weights of the choice rule among bids")
+
+
+class Wants(Strict):
+    money: float = P(0.6, 0.0, 1.0, "how much the host wants project money")
+    contacts: float = P(0.3, 0.0, 1.0, "how much the host wants international contacts and partnerships")
+    expertise: float = P(0.3, 0.0, 1.0, "how much the host wants expert knowledge")
+
+
+class Host(Strict):
+    region: str = Field(description="region name (free text; used by donors' strategic regions and events)")
+    authoritarian: float = P(0.3, 0.0, 1.0, "authoritarian score of the regime")
+    capacity: float = P(0.5, 0.0, 1.0, "state capacity: raises project outcomes")
+    sovereignty: float = P(0.4, 0.0, 1.0, "sovereignty sensitivity: makes sensitive projects likelier to be refused")
+    pressure: dict[str, Annotated[float, Field(ge=0.0, le=10.0)]] = Field(default_factory=dict, description="baseline migration pressure per issue area")
+    wants: Wants = Field(default_factory=Wants, description="what the host wants from IOs")
+
+
+class NGO(Strict):
+    host: str = Field(description="the host country where the NGO works")
+    issues: dict[str, Unit] = Field(default_factory=dict, description="issue focus (defaults to an even spread)")
+    capacity: float = P(2.0, 0.0, 1e6, "largest single grant it can absorb (millions)")
+    efficiency: float = P(0.6, 0.0, 1.0, "true efficiency of delivery")
+    track_record: float = P(0.4, 0.0, 1.0, "initial efficiency reputation with donors")
+    expertise: float = P(0.4, 0.0, 1.0, "local knowledge visible to donors")
+    normative: float = P(0.6, 0.0, 1.0, "normative standing (rights-based work)")
+
+
+class Venue(Strict):
+    name: str = Field("Global Migration Group", description="name of the coordination venue")
+    members: list[str] = Field(description="member organisations")
+    start: int | str = Field(0, description="step or 'YYYYQn' at which the venue starts")
+    chair_period: int = P(2, 1, 400, "steps between chair rotations (2 = six months)")
+    secretariat: bool = Field(False, description="a permanent secretariat sets the agenda and ensures continuity")
+    budget: float = P(0.0, 0.0, 1e4, "venue budget per step, paid pro rata by donors (millions)")
+    product_probability: float = P(0.3, 0.0, 1.0, "chance per step of a joint product without budget or secretariat")
+
+
+# --------------------------------------------------------------------------- events
+class _Event(Strict):
+    at: int | str = Field(description="step number or 'YYYYQn'")
+    note: str = Field("", description="plain-language description for the event log")
+
+
+class FundingShock(_Event):
+    type: Literal["funding_shock"]
+    donor: str = Field("all", description="donor name or 'all'")
+    factor: float = P(0.5, 0.0, 100.0, "multiplier on the envelope while the shock lasts")
+    duration: int = P(4, 1, 10_000, "steps the shock lasts")
+
+
+class Crisis(_Event):
+    type: Literal["crisis"]
+    region: str | None = Field(None, description="region hit (or give hosts)")
+    hosts: list[str] = Field(default_factory=list, description="hosts hit (or give a region)")
+    issue: str = Field(description="issue area whose pressure jumps")
+    magnitude: float = P(1.0, 0.0, 10.0, "jump in migration pressure")
+    uncertainty: float = P(0.2, 0.0, 1.0, "jump in uncertainty about future migration")
+
+
+class TrustFund(_Event):
+    type: Literal["trust_fund"]
+    donor: str = Field(description="donor that finances the fund")
+    amount: float = P(100.0, 0.0, 1e6, "money per step (millions), all earmarked")
+    duration: int = P(16, 1, 10_000, "steps the fund disburses")
+    issues: list[str] = Field(description="issue areas the fund pays for")
+    regions: list[str] = Field(description="host regions the fund pays for")
+    grants: int = P(4, 1, 200, "grants per step")
+
+
+Event = Annotated[FundingShock | Crisis | TrustFund, Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- scenario
+class Scenario(Strict):
+    title: str = Field(description="short title")
+    narrative: str = Field(description="the situation, the lever and what to watch, in plain language")
+    sources: list[Source] = Field(min_length=1, description="seed passages or published references")
+    simulation: Simulation = Field(default_factory=Simulation, description="time settings")
+    issues: list[str] = Field(default_factory=lambda: list(DEFAULT_ISSUES), min_length=1, description="issue areas")
+    issue_sensitivity: dict[str, Unit] = Field(default_factory=dict, description="how sovereignty-sensitive projects on each issue are (default 0.3)")
+    parameters: Parameters = Field(default_factory=Parameters, description="behavioural parameters")
+    organisations: dict[str, Organisation] = Field(min_length=1, description="international organisations by name")
+    donors: dict[str, Donor] = Field(min_length=1, description="donor states by name")
+    hosts: dict[str, Host] = Field(min_length=1, description="host governments by name")
+    ngos: dict[str, NGO] = Field(default_factory=dict, description="local NGOs by name")
+    venue: Venue | None = Field(None, description="coordination venue, if any")
+    events: list[Event] = Field(default_factory=list, description="scheduled events")
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        issues = set(self.issues)
+        hosts = set(self.hosts)
+        regions = {h.region for h in self.hosts.values()}
+        orgs = set(self.organisations)
+
+        def need(value: str, allowed: set[str], path: str, what: str) -> None:
+            if value not in allowed:
+                raise _Ref(path, f"unknown {what} '{value}'; expected one of {sorted(allowed)}")
+
+        for key in self.issue_sensitivity:
+            need(key, issues, f"issue_sensitivity.{key}", "issue")
+        for name, o in self.organisations.items():
+            for k in o.mandate:
+                need(k, issues, f"organisations.{name}.mandate.{k}", "issue")
+            for i, place in enumerate(o.offices):
+                need(place, hosts | regions, f"organisations.{name}.offices[{i}]", "host or region")
+            for a in o.strategy:
+                need(a, set(ACTIONS), f"organisations.{name}.strategy.{a}", "action")
+        for name, d in self.donors.items():
+            for k in d.priorities:
+                need(k, issues, f"donors.{name}.priorities.{k}", "issue")
+            for r in d.strategic_regions:
+                need(r, regions, f"donors.{name}.strategic_regions.{r}", "region")
+            for o in d.familiarity:
+                need(o, orgs | set(self.ngos), f"donors.{name}.familiarity.{o}", "organisation or NGO")
+        for name, h in self.hosts.items():
+            for k in h.pressure:
+                need(k, issues, f"hosts.{name}.pressure.{k}", "issue")
+        for name, n in self.ngos.items():
+            need(n.host, hosts, f"ngos.{name}.host", "host")
+            for k in n.issues:
+                need(k, issues, f"ngos.{name}.issues.{k}", "issue")
+        if self.venue is not None:
+            for i, m in enumerate(self.venue.members):
+                need(m, orgs, f"venue.members[{i}]", "organisation")
+            self.step_of(self.venue.start, "venue.start")
+        for i, ev in enumerate(self.events):
+            self.step_of(ev.at, f"events[{i}].at")
+            if isinstance(ev, FundingShock) and ev.donor != "all":
+                need(ev.donor, set(self.donors), f"events[{i}].donor", "donor")
+            if isinstance(ev, TrustFund):
+                need(ev.donor, set(self.donors), f"events[{i}].donor", "donor")
+                for j, k in enumerate(ev.issues):
+                    need(k, issues, f"events[{i}].issues[{j}]", "issue")
+                for j, r in enumerate(ev.regions):
+                    need(r, regions, f"events[{i}].regions[{j}]", "region")
+            if isinstance(ev, Crisis):
+                need(ev.issue, issues, f"events[{i}].issue", "issue")
+                if ev.region is None and not ev.hosts:
+                    raise _Ref(f"events[{i}]", "a crisis needs a region or a list of hosts")
+                if ev.region is not None:
+                    need(ev.region, regions, f"events[{i}].region", "region")
+                for j, h in enumerate(ev.hosts):
+                    need(h, hosts, f"events[{i}].hosts[{j}]", "host")
+        return self
+
+    def step_of(self, at: int | str, path: str = "at") -> int:
+        """Turn an event date (a step number or 'YYYYQn') into a step number."""
+        if isinstance(at, int):
+            if at < 0:
+                raise _Ref(path, f"expected a step >= 0, got {at}")
+            return at
+        m = re.fullmatch(r"\s*(\d{4})(?:\s*[Qq]([1-4]))?\s*", str(at))
+        if not m:
+            raise _Ref(path, f"expected a step number or a date like '2015Q4', got '{at}'")
+        year, quarter = int(m.group(1)), int(m.group(2) or 1)
+        spy = self.simulation.steps_per_year
+        step = (year - self.simulation.start_year) * spy + round((quarter - 1) * spy / 4)
+        if step < 0:
+            raise _Ref(path, f"'{at}' is before the start year {self.simulation.start_year}")
+        return step
+
+    def content_hash(self) -> str:
+        """A stable hash of the validated content (not of the file's formatting)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class _Ref(ValueError):
+    """A cross-reference error raised inside validation, carrying the field path."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
+
+# --------------------------------------------------------------------------- loading
+def _format_pydantic(err: ValidationError) -> tuple[str, str]:
+    e = err.errors()[0]
+    ctx = e.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _Ref):
+        return inner.path, inner.message
+    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in e["loc"])
+    loc = loc.replace(".[", "[")
+    msg = e["msg"]
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see docs/ODD.md for the fields)"
+    elif e["type"] == "missing":
+        msg = "required field is missing"
+    elif "input" in e and e["type"] not in ("model_type", "dict_type"):
+        msg = f"{msg} (got {e['input']!r})"
+    more = len(err.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return loc, msg
+
+
+def validate_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a parsed scenario mapping; raise ScenarioError with the field path on failure."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", f"expected a mapping of scenario fields, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        loc, msg = _format_pydantic(err)
+        raise ScenarioError(source, loc, msg) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with safe loading; raise ScenarioError for a missing or malformed file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(str(p), "", "file not found")
+    try:
+        with p.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ScenarioError(str(p), "", f"invalid YAML: {where}{problem}") from None
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Load and validate a scenario file, applying ``key=value`` overrides first."""
+    data = read_yaml(path)
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
+    return validate_scenario(data, str(path))
+
+
+# --------------------------------------------------------------------------- overrides
+def _field_model(model: type[BaseModel], name: str) -> Any:
+    f = model.model_fields.get(name)
+    return None if f is None else f.annotation
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel class in an annotation like ``X | None`` or ``dict[str, X]``, else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def set_path(data: dict, dotted: str, value: Any, source: str = "--set") -> dict:
+    """Set ``dotted`` (e.g. ``donors.EU.scale_preference``) in raw scenario data.
+
+    The path is checked against the schema, so a misspelt key is an error rather than a new key.
+    Entities are addressed by name; their fields may be set even when the file leaves them at
+    the default.
+    """
+    parts = dotted.split(".")
+    model: Any = Scenario
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        path = ".".join(parts[: depth + 1])
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            ann = _field_model(model, part)
+            if ann is None:
+                raise ScenarioError(source, path, f"unknown key; expected one of {sorted(model.model_fields)}")
+            if last:
+                node[part] = value
+                return data
+            sub = node.get(part)
+            if sub is None:
+                sub = node[part] = {}
+            if not isinstance(sub, dict):
+                raise ScenarioError(source, path, "is not a mapping and has no sub-fields")
+            node = sub
+            origin = getattr(ann, "__origin__", None)
+            model = ("dict", _inner_model(ann)) if origin is dict else _inner_model(ann)
+            if model is None and not last:
+                # a plain mapping such as mandate or priorities: the next part is its key
+                model = ("free", None)
+        elif isinstance(model, tuple) and model[0] == "dict" and model[1] is not None:
+            if part not in node:
+                raise ScenarioError(source, path, f"unknown name; expected one of {sorted(node)}")
+            if last:
+                raise ScenarioError(source, path, "cannot replace a whole entity; set one of its fields")
+            node = node[part]
+            model = model[1]
+        else:  # a free mapping, e.g. mandate.labour or priorities.border_return
+            if not last:
+                raise ScenarioError(source, path, "too many parts in the key")
+            node[part] = value
+            return data
+    return data
+
+
+def parse_value(text: str) -> Any:
+    """Parse the right-hand side of ``--set key=value`` as YAML (numbers, booleans, lists)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: Any, overrides: list[str], source: str) -> dict:
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", "expected a mapping of scenario fields")
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError("--set", item, "expected key=value")
+        key, _, raw = item.partition("=")
+        set_path(data, key.strip(), parse_value(raw), source="--set")
+    return data

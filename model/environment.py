@@ -1,0 +1,91 @@
+"""Phase 1: the environment moves (ODD 7.1).
+
+Migration pressure per (host, issue) follows a mean-reverting multiplicative random walk around
+its baseline, crises add jumps, and uncertainty about future migration is a baseline plus shocks
+that fade (Korneev: knowledge matters 'in conditions of uncertainty about future migration
+scenarios'). Donor envelopes follow their trend and any scheduled funding shocks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .config import Crisis, FundingShock, TrustFund
+from .funding import Call, grant_count
+
+if TYPE_CHECKING:
+    from .model import MigovModel
+
+
+def move_pressure(model: MigovModel) -> None:
+    hs, p = model.hs, model.p
+    noise = model.rng.normal(0.0, p.pressure_noise, hs.pressure.shape)
+    hs.pressure += p.pressure_reversion * (hs.pressure0 - hs.pressure) + noise * hs.pressure0
+    np.maximum(hs.pressure, 0.0, out=hs.pressure)
+    model.uncertainty_shock *= 1.0 - p.uncertainty_recovery
+    model.uncertainty = float(np.clip(p.uncertainty + model.uncertainty_shock, 0.0, 1.0))
+
+
+def apply_events(model: MigovModel, t: int) -> None:
+    """Start the events scheduled for step ``t``."""
+    sc, hs = model.scenario, model.hs
+    for ev in model.events_at.get(t, ()):
+        if isinstance(ev, Crisis):
+            hit = np.zeros(hs.n, dtype=bool)
+            if ev.region is not None:
+                hit |= hs.in_region(ev.region)
+            for h in ev.hosts:
+                hit[hs.names.index(h)] = True
+            k = sc.issues.index(ev.issue)
+            hs.pressure[hit, k] += ev.magnitude
+            model.uncertainty_shock += ev.uncertainty
+            where = ev.region or ", ".join(ev.hosts)
+            model.log("crisis", ev.note or f"crisis: {ev.issue} pressure jumps in {where}", "environment")
+        elif isinstance(ev, FundingShock):
+            model.shocks.append((t + ev.duration, ev))
+            who = ev.donor if ev.donor != "all" else "all donors"
+            model.log("funding_shock", ev.note or f"{who}: funding x{ev.factor:g} for {ev.duration} steps", who)
+        elif isinstance(ev, TrustFund):
+            model.trust_funds.append((t + ev.duration, ev))
+            model.log("trust_fund", ev.note or f"{ev.donor} opens a trust fund of {ev.amount:g}m per step", ev.donor)
+    model.shocks = [(end, ev) for end, ev in model.shocks if end > t]
+    model.trust_funds = [(end, ev) for end, ev in model.trust_funds if end > t]
+
+
+def set_envelopes(model: MigovModel, t: int) -> None:
+    dn = model.dn
+    years = t / model.scenario.simulation.steps_per_year
+    dn.envelope[:] = dn.envelope0 * (1.0 + dn.trend) ** years
+    for _, ev in model.shocks:
+        if ev.donor == "all":
+            dn.envelope *= ev.factor
+        else:
+            dn.envelope[dn.names.index(ev.donor)] *= ev.factor
+
+
+def funding_calls(model: MigovModel, budget_for_venue: float) -> tuple[list[Call], np.ndarray, np.ndarray]:
+    """This step's earmarked calls (donor lines and trust funds), core money and venue levy
+    per donor."""
+    dn, p, sc = model.dn, model.p, model.scenario
+    total = dn.envelope.sum()
+    levy = budget_for_venue * dn.envelope / total if total > 0 else np.zeros(dn.n)
+    levy = np.minimum(levy, dn.envelope)
+    available = dn.envelope - levy
+    calls = [
+        Call(donor=d, pool=float(dn.earmarking[d] * available[d]),
+             grants=grant_count(p.grants_max, float(dn.scale[d])), label=dn.names[d])
+        for d in range(dn.n)
+    ]
+    for _, ev in model.trust_funds:
+        hosts = np.zeros(model.hs.n, dtype=bool)
+        for r in ev.regions:
+            hosts |= model.hs.in_region(r)
+        calls.append(Call(
+            donor=dn.names.index(ev.donor), pool=ev.amount, grants=ev.grants,
+            issues=np.array([sc.issues.index(k) for k in ev.issues]), hosts=hosts, label="trust fund",
+        ))
+    core = (1.0 - dn.earmarking) * available
+    return calls, core, levy
+

@@ -1,0 +1,90 @@
+"""What the model measures each step (ODD 2, patterns; ODD 7.9, observation).
+
+All measures are computed once per step from the state arrays into one flat dict, which the
+DataCollector's model reporters read, so no measure is computed twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .model import MigovModel
+
+
+def hhi(amounts: np.ndarray) -> float:
+    """Herfindahl-Hirschman index of shares (0 = dispersed, 1 = one recipient)."""
+    total = amounts.sum()
+    if total <= 0:
+        return float("nan")
+    s = amounts / total
+    return float((s * s).sum())
+
+
+def gini(x: np.ndarray) -> float:
+    x = np.sort(np.asarray(x, dtype=float))
+    n = x.size
+    if n == 0 or x.sum() <= 0:
+        return 0.0
+    cum = np.cumsum(x)
+    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+
+
+def pianka_overlap(mandate: np.ndarray) -> np.ndarray:
+    """(I, I) niche overlap of mandates: cosine similarity (Pianka's index)."""
+    norm = np.linalg.norm(mandate, axis=1)
+    denom = np.outer(norm, norm)
+    return np.divide(mandate @ mandate.T, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
+def degree_centralisation(adjacency: np.ndarray) -> float:
+    """Freeman degree centralisation of an undirected graph (0 = even, 1 = star)."""
+    n = adjacency.shape[0]
+    if n < 3:
+        return 0.0
+    deg = adjacency.sum(axis=1)
+    return float((deg.max() - deg).sum() / ((n - 1) * (n - 2)))
+
+
+def mandate_breadth(mandate: np.ndarray) -> np.ndarray:
+    """Effective number of issue areas in each mandate (inverse Simpson of mandate shares)."""
+    s = mandate / mandate.sum(axis=1, keepdims=True).clip(min=1e-12)
+    return 1.0 / (s * s).sum(axis=1).clip(min=1e-12)
+
+
+def compute_measures(model: MigovModel) -> dict[str, float]:
+    io, ng = model.io, model.ng
+    received = np.concatenate([io.income, ng.income_direct])
+    total = float(received.sum())
+    out: dict[str, float] = {}
+    for i, name in enumerate(io.names):
+        out[f"funding_share_{name}"] = float(io.income[i] / total) if total > 0 else np.nan
+    out["funding_share_NGOs"] = float(ng.income_direct.sum() / total) if total > 0 else np.nan
+    out["hhi"] = hhi(received)
+    out["funding_total"] = total
+    out["earmarked_share"] = model.earmarked_received / total if total > 0 else np.nan
+    out["legitimacy_donors"] = float(io.legit_donor.mean())
+    out["legitimacy_hosts"] = float(io.legit_host.mean())
+    out["legitimacy_peers"] = float(io.legit_peer.mean())
+    out["knowledge_stock"] = float(io.knowledge.sum())
+    n = io.n
+    pairs = n * (n - 1) / 2
+    out["network_density"] = float(np.triu(io.partner_io, 1).sum() / pairs) if pairs else 0.0
+    out["network_centralisation"] = degree_centralisation(io.partner_io)
+    out["local_partnerships"] = float(io.partner_host.sum() + io.partner_ngo.sum())
+    out["mandate_breadth"] = float(mandate_breadth(io.mandate).mean())
+    iu = np.triu_indices(n, 1)
+    out["niche_overlap"] = float(model.overlap[iu].mean()) if pairs else 0.0
+    out["contestations"] = float(model.contests)
+    out["host_refusals"] = float(model.hs.refusals.sum())
+    out["challenges"] = float(model.challenged.sum())
+    out["offices"] = float(io.office.sum())
+    budgets = io.core + io.earmarked
+    out["budget_gini"] = gini(budgets)
+    out["ngo_income_direct"] = float(ng.income_direct.sum())
+    out["ngo_income_subcontract"] = float(ng.income_subcontract.sum())
+    out["uncertainty"] = model.uncertainty
+    out["ledger_error"] = model.ledger_error()
+    return out

@@ -1,0 +1,314 @@
+"""The migov model: one step follows the ODD schedule (docs/ODD.md, section 3)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import budgets, environment, funding, learning, legitimacy, projects
+from .agents import NGO, DonorState, HostGovernment, InternationalOrganisation
+from .config import ACTIONS, Scenario
+from .measures import compute_measures, mandate_breadth, pianka_overlap
+from .state import Ledger, build_state, issue_sensitivity
+from .venue import CoordinationVenue
+
+EVENT_COLUMNS = ["step", "date", "kind", "agent", "text"]
+
+
+class MigovModel(mesa.Model):
+    """International organisations competing and cooperating to govern migration.
+
+    Args:
+        scenario: a validated :class:`~model.config.Scenario`.
+        seed: seed for both of Mesa's random streams; the same scenario and seed give
+            identical results.
+        collect_agents: also collect per-agent series (off in large sweeps to save memory).
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, collect_agents: bool = True):
+        super().__init__(seed=seed)
+        self.scenario = scenario
+        self.p = scenario.parameters
+        self.issues = list(scenario.issues)
+        self.io, self.dn, self.hs, self.ng = build_state(scenario)
+        self.sensitivity = issue_sensitivity(scenario)
+        self.bidder_names = self.io.names + self.ng.names
+        self.ledger = Ledger(initial_holdings=float(self.io.core.sum()))
+        self.uncertainty = self.p.uncertainty
+        self.uncertainty_shock = 0.0
+        self.shocks: list = []
+        self.trust_funds: list = []
+        self.events_at: dict[int, list] = defaultdict(list)
+        for ev in scenario.events:
+            self.events_at[scenario.step_of(ev.at)].append(ev)
+        self.venue = CoordinationVenue(self) if scenario.venue is not None else None
+        self.portfolio = projects.Portfolio()
+        self.event_log: list[dict] = []
+
+        self.organisations = [InternationalOrganisation(self, i, n) for i, n in enumerate(self.io.names)]
+        self.donors = [DonorState(self, d, n) for d, n in enumerate(self.dn.names)]
+        self.hosts = [HostGovernment(self, h, n) for h, n in enumerate(self.hs.names)]
+        self.ngos = [NGO(self, n, name) for n, name in enumerate(self.ng.names)]
+
+        self._reset_tallies()
+        self._refresh_views()
+        self.funding_share_io = np.full(self.io.n, 1.0 / self.io.n)
+        self.challenged = np.zeros((self.io.n, self.hs.n), dtype=bool)
+        weight = np.array([o.core_weight for o in scenario.organisations.values()])
+        self.core_split = funding._rows_to_shares(funding.core_target(self) * weight[None, :])
+        self.measures = compute_measures(self)
+        self.probs = self.strategy_probabilities()
+        self.datacollector = self._make_datacollector(collect_agents)
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ the schedule
+    def step(self) -> None:
+        t = self.steps - 1
+        self._reset_tallies()
+        legitimacy_before = learning.mean_legitimacy(self)
+        self.update_environment(t)  # 1
+        self.organisations_act()  # 2
+        grants = self.donors_allocate(t)  # 3
+        self.run_projects(grants)  # 4
+        legitimacy.update_legitimacy(self)  # 5
+        budgets.settle_budgets(self)  # 6
+        if self.venue is not None:  # 7
+            self.venue.meet(self)
+        learning.adapt_strategies(self, legitimacy_before)  # 8
+        self.measures = compute_measures(self)
+        self.probs = self.strategy_probabilities()
+        self.datacollector.collect(self)
+
+    def update_environment(self, t: int) -> None:
+        """Phase 1: pressure, uncertainty, scheduled events, donor envelopes; knowledge becomes
+        obsolete and donors' memories fade."""
+        environment.move_pressure(self)
+        environment.apply_events(self, t)
+        environment.set_envelopes(self, t)
+        self.dn.familiarity *= 1.0 - self.p.familiarity_decay
+        self.io.knowledge *= 1.0 - self.p.knowledge_depreciation
+        self._refresh_views()
+
+    def organisations_act(self) -> None:
+        """Phase 2: the normative anchor pulls mandates home, partnerships lapse, and each IO
+        acts, in random order."""
+        io = self.io
+        io.mandate += -self.p.anchor_pull * io.anchor[:, None] * (io.mandate - io.origin)
+        self.lapse_partnerships()
+        for i in self.random.sample(range(io.n), io.n):
+            self.organisations[i].act()
+        self._refresh_views()
+
+    def lapse_partnerships(self) -> None:
+        """Partnerships that are not renewed lapse at a constant rate."""
+        io, q = self.io, self.p.partnership_lapse
+        if q <= 0:
+            return
+        upper = np.triu(io.partner_io, 1) & (self.rng.random(io.partner_io.shape) < q)
+        for i, j in zip(*np.nonzero(upper), strict=True):
+            self.log("partnership", f"the partnership between {io.names[i]} and {io.names[j]} lapses", io.names[i])
+        io.partner_io &= ~(upper | upper.T)
+        io.partner_host &= self.rng.random(io.partner_host.shape) >= q
+        io.partner_ngo &= self.rng.random(io.partner_ngo.shape) >= q
+
+    def donors_allocate(self, t: int) -> funding.Grants:
+        """Phase 3: core money to IOs; earmarked calls choose among bids."""
+        levy_total = self.venue.levy(t) if self.venue is not None else 0.0
+        calls, core, levy = environment.funding_calls(self, levy_total)
+        if levy.sum() > 0:
+            self.venue.account += float(levy.sum())
+            self.dn.disbursed += levy
+            self.ledger.donor_outflow += float(levy.sum())
+        core_split = core[:, None] * funding.update_core_shares(self)  # (D, I)
+        self.io.core += core_split.sum(axis=0)
+        self.io.income += core_split.sum(axis=0)
+        self.dn.disbursed += core
+        self.ledger.donor_outflow += float(core.sum())
+        self.large_grant_threshold = 0.05 * float(self.dn.envelope.sum())
+        bids = funding.assemble_bids(self)
+        return funding.choose_grants(self, bids, calls)
+
+    def run_projects(self, grants: funding.Grants) -> None:
+        """Phase 4: hosts consent, money moves, projects spend and finish, NGOs spend."""
+        accepted = projects.host_consent(self, grants)
+        projects.disburse(self, grants.take(accepted))
+        projects.run_projects(self)
+        projects.ngo_spending(self)
+
+    # ------------------------------------------------------------------ services for agents
+    def pay_from_core(self, i: int, amount: float, kind: str) -> bool:
+        """Pay ``amount`` from IO ``i``'s core funds if it can; the money is spent."""
+        if self.io.core[i] < amount:
+            return False
+        self.io.core[i] -= amount
+        self.ledger.spend(kind, amount)
+        return True
+
+    def create_demand(self, i: int, focus: np.ndarray) -> None:
+        """Donors who find IO ``i`` legitimate shift their priorities toward its issues."""
+        c = self.p.demand_creation * self.io.legit_donor[i][:, None]
+        self.dn.priorities[:] = (1.0 - c) * self.dn.priorities + c * focus[None, :]
+
+    def open_office(self, i: int, h: int, reason: str) -> None:
+        io = self.io
+        cost = self.p.office_opening_cost
+        from_core = min(cost, float(io.core[i]))
+        from_projects = min(cost - from_core, float(io.earmarked[i]))
+        io.core[i] -= from_core
+        io.earmarked[i] -= from_projects
+        self.ledger.spend("offices", from_core + from_projects)
+        io.office[i, h] = True
+        io.office_idle[i, h] = 0
+        self.log("office", f"{io.names[i]} opens an office in {self.hs.names[h]} {reason}", io.names[i])
+
+    def close_office(self, i: int, h: int, reason: str) -> None:
+        io = self.io
+        io.office[i, h] = False
+        io.office_idle[i, h] = 0
+        io.partner_host[i, h] = False
+        io.partner_ngo[i, self.ng.host == h] = False
+        self.log("office", f"{io.names[i]} closes its office in {self.hs.names[h]}: {reason}", io.names[i])
+
+    def log(self, kind: str, text: str, agent: str) -> None:
+        t = self.steps - 1
+        row = {"step": self.steps, "date": self.date_label(t), "kind": kind, "agent": agent, "text": text}
+        self.event_log.append(row)
+
+    def date_label(self, t: int) -> str:
+        """Calendar label of the step with index ``t`` (e.g. '2015Q4' for quarters)."""
+        sim = self.scenario.simulation
+        year, sub = divmod(max(t, 0), sim.steps_per_year)
+        if sim.steps_per_year == 4:
+            return f"{sim.start_year + year}Q{sub + 1}"
+        if sim.steps_per_year == 1:
+            return str(sim.start_year + year)
+        return f"{sim.start_year + year}.{sub + 1:02d}"
+
+    def strategy_probabilities(self) -> np.ndarray:
+        return learning.softmax(self.io.values, self.p.strategy_temperature)
+
+    # ------------------------------------------------------------------ book-keeping
+    def holdings(self) -> float:
+        venue = self.venue.account if self.venue is not None else 0.0
+        return float(self.io.core.sum() + self.io.earmarked.sum() + self.ng.funds.sum() + venue)
+
+    def ledger_error(self) -> float:
+        """Relative gap between money held and money received minus money spent."""
+        lg = self.ledger
+        expected = lg.initial_holdings + lg.donor_outflow - sum(lg.spent.values())
+        scale = max(1.0, lg.initial_holdings + lg.donor_outflow)
+        return abs(self.holdings() - expected) / scale
+
+    def _reset_tallies(self) -> None:
+        io = self.io
+        self.contest_hits = np.zeros(io.n)
+        self.peer_loss = np.zeros(io.n)
+        self.scouting = np.zeros(io.n, dtype=bool)
+        self.venue_visibility = np.zeros(io.n)
+        self.perf_donor = np.zeros((io.n, self.dn.n))
+        self.perf_host = np.zeros((io.n, self.hs.n))
+        self.contests = 0
+        if getattr(self, "io", None) is not None and self.steps > 0:
+            total = io.income.sum()
+            self.funding_share_io = io.income / total if total > 0 else np.full(io.n, 1.0 / io.n)
+        io.income[:] = 0.0
+        self.dn.disbursed[:] = 0.0
+        self.hs.refusals[:] = 0.0
+        self.ng.income_direct[:] = 0.0
+        self.ng.income_subcontract[:] = 0.0
+        self.earmarked_received = 0.0
+        self.ngo_received = 0.0
+        self.ngo_subcontracted = 0.0
+
+    def _refresh_views(self) -> None:
+        """Derived quantities every submodel reads; recomputed when their inputs change."""
+        io, hs, dn, ng = self.io, self.hs, self.dn, self.ng
+        self.overlap = pianka_overlap(io.mandate)
+        self.visibility = io.knowledge / (io.knowledge + self.p.knowledge_saturation)
+        local = io.office.astype(float) @ hs.pressure  # (I, K)
+        fallback = hs.pressure.mean(axis=0)[None, :]
+        local = np.where(io.office.any(axis=1)[:, None], local, fallback)
+        self.relevance = local / local.mean(axis=1, keepdims=True).clip(min=1e-12)
+        demand = dn.envelope @ dn.priorities
+        self.donor_demand = demand / demand.max() if demand.max() > 0 else demand
+        # each IO's implementing partner per host: its partner NGO there with the best
+        # reputation, else the best-reputed NGO in the host, else none (-1)
+        host_onehot = np.zeros((ng.n, hs.n), dtype=bool)
+        host_onehot[np.arange(ng.n), ng.host] = True
+        self.ngo_partner_in_host = (io.partner_ngo.astype(float) @ host_onehot) > 0
+        score = host_onehot[None, :, :] * (1.0 + ng.reputation[None, :, None] + 2.0 * io.partner_ngo[:, :, None])
+        best = score.argmax(axis=1)  # (I, H)
+        self.implementing_partner = np.where(host_onehot.any(axis=0)[None, :], best, -1)
+
+    # ------------------------------------------------------------------ observation
+    def _make_datacollector(self, collect_agents: bool) -> mesa.DataCollector:
+        model_reporters = {key: (lambda m, key=key: m.measures[key]) for key in self.measures}
+        agenttype_reporters = {}
+        if collect_agents:
+            agenttype_reporters = {
+                InternationalOrganisation: {
+                    "budget": lambda a: a.budget,
+                    "core_funds": lambda a: a.core_funds,
+                    "earmarked_funds": lambda a: a.earmarked_funds,
+                    "income": lambda a: float(a.model.io.income[a.idx]),
+                    "offices": lambda a: a.offices,
+                    "legitimacy_donors": lambda a: a.legitimacy_donors,
+                    "legitimacy_hosts": lambda a: a.legitimacy_hosts,
+                    "legitimacy_peers": lambda a: a.legitimacy_peers,
+                    "knowledge": lambda a: float(a.knowledge.sum()),
+                    "mandate_breadth": lambda a: float(mandate_breadth(a.mandate[None, :])[0]),
+                    "reputation": lambda a: float(a.model.io.reputation[a.idx]),
+                    "partners": lambda a: int(a.model.io.partner_io[a.idx].sum()),
+                    **{
+                        f"p_{action}": (lambda a, j=j: float(a.model.probs[a.idx, j]))
+                        for j, action in enumerate(ACTIONS)
+                    },
+                },
+                DonorState: {
+                    "envelope": lambda a: a.envelope,
+                    "disbursed": lambda a: a.disbursed,
+                },
+                HostGovernment: {
+                    "pressure": lambda a: a.pressure,
+                    "refusals": lambda a: a.refusals,
+                },
+                NGO: {
+                    "funds": lambda a: a.funds,
+                    "income_direct": lambda a: a.income_direct,
+                    "income_subcontract": lambda a: a.income_subcontract,
+                },
+            }
+        return mesa.DataCollector(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
+
+    def model_frame(self) -> pd.DataFrame:
+        df = self.datacollector.get_model_vars_dataframe()
+        df.index.name = "step"
+        df = df.reset_index()
+        sim = self.scenario.simulation
+        df.insert(1, "year", sim.start_year + df["step"] / sim.steps_per_year)
+        return df
+
+    def agent_frame(self) -> pd.DataFrame:
+        """Per-agent series in long form: step, agent, type, then each variable (NaN where a
+        variable does not apply to that type)."""
+        names = {a.unique_id: (a.name, a.kind) for a in self.agents}
+        frames = []
+        for cls in self.datacollector.agenttype_reporters:
+            df = self.datacollector.get_agenttype_vars_dataframe(cls)
+            if df.empty:
+                continue
+            df = df.reset_index()
+            df = df.rename(columns={"Step": "step", "AgentID": "agent_id"})
+            df.insert(2, "agent", df["agent_id"].map(lambda u: names[u][0]))
+            df.insert(3, "type", cls.kind)
+            frames.append(df.drop(columns="agent_id"))
+        if not frames:
+            return pd.DataFrame(columns=["step", "agent", "type"])
+        return pd.concat(frames, ignore_index=True)
+
+    def events_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.event_log, columns=EVENT_COLUMNS)
+

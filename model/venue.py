@@ -1,0 +1,84 @@
+"""Phase 7: the coordination venue (ODD 7.7), after the Global Migration Group (seed 004).
+
+The chair rotates among members every ``chair_period`` steps ('a new agency taking over the
+chairmanship every six months'). Without a budget a member may decline to chair for lack of
+resources ('members cannot be forced to chair and may decline'). A joint product (a report, a
+joint statement) appears with some probability; its agenda is the chair's own strongest issue
+('chairing members tend to use the group to pursue their own mandate') unless a permanent
+secretariat sets a common agenda. Products add knowledge on the agenda issue to every member,
+visibility with peers, and may tie two members in a partnership (working-level
+relationships). A budget, paid pro rata by donors, pays for products and makes them likelier.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .model import MigovModel
+
+SECRETARIAT_BONUS = 0.4
+BUDGET_BONUS = 0.3
+
+
+class CoordinationVenue:
+    def __init__(self, model: MigovModel):
+        spec = model.scenario.venue
+        assert spec is not None
+        self.spec = spec
+        self.members = np.array([model.io.names.index(m) for m in spec.members], dtype=np.int64)
+        self.start = model.scenario.step_of(spec.start, "venue.start")
+        self.account = 0.0
+        self.chair: int | None = None
+        self.products = 0
+
+    def levy(self, step: int) -> float:
+        """The venue budget donors pay this step."""
+        return self.spec.budget if step >= self.start else 0.0
+
+    def meet(self, model: MigovModel) -> None:
+        t = model.steps - 1
+        if t < self.start or self.members.size == 0:
+            return
+        io, spec = model.io, self.spec
+        period = (t - self.start) // spec.chair_period
+        new_term = (t - self.start) % spec.chair_period == 0
+        if new_term:
+            candidate = int(self.members[period % self.members.size])
+            cost = model.p.knowledge_cost
+            funded = spec.secretariat or self.account >= cost
+            if not funded and model.rng.random() > min(1.0, io.core[candidate] / (4 * cost + 1e-12)):
+                self.chair = None
+                model.log("venue", f"{io.names[candidate]} declines to chair the {spec.name}", io.names[candidate])
+            else:
+                self.chair = candidate
+                model.log("venue", f"{io.names[candidate]} takes the chair of the {spec.name}", io.names[candidate])
+        if self.chair is not None:
+            model.venue_visibility[self.chair] += 0.5
+        prob = spec.product_probability
+        if spec.secretariat:
+            prob += SECRETARIAT_BONUS
+        cost = model.p.knowledge_cost
+        if self.account >= cost:
+            prob += BUDGET_BONUS
+        if self.chair is None and not spec.secretariat:
+            prob = 0.0
+        if model.rng.random() >= min(prob, 1.0):
+            return
+        if spec.secretariat:
+            agenda = int(np.argmax(io.mandate[self.members].mean(axis=0)))
+        else:
+            agenda = int(np.argmax(io.mandate[self.chair]))
+        if self.account >= cost:
+            self.account -= cost
+            model.ledger.spend("venue", cost)
+        io.knowledge[self.members, agenda] += 0.5 * model.p.knowledge_rate
+        model.venue_visibility[self.members] += 0.2
+        self.products += 1
+        a, b = model.rng.choice(self.members, size=2, replace=False) if self.members.size > 1 else (0, 0)
+        if a != b and not io.partner_io[a, b]:
+            io.partner_io[a, b] = io.partner_io[b, a] = True
+            model.log("partnership", f"{io.names[a]} and {io.names[b]} start working together in the {spec.name}", spec.name)
+        model.log("venue", f"the {spec.name} issues a joint product on {model.issues[agenda]}", spec.name)
