@@ -84,14 +84,13 @@ class InternationalOrganisation(FieldAgent):
         return self.model.strategy_probabilities()[self.idx]
 
     # ---------------------------------------------------------------- the step, phase 2
-    def act(self) -> None:
-        """Draw this step's actions from the strategy and carry them out."""
+    def act(self, actions: np.ndarray | None = None) -> None:
+        """Carry out this step's actions (drawn from the strategy if not given)."""
+        if actions is None:
+            actions = self.model.draw_actions()[self.idx]
         io = self.model.io
-        n = self.model.p.actions_per_step
-        probs = self.strategy
-        chosen = self.model.rng.choice(len(ACTIONS), size=min(n, len(ACTIONS)), replace=False, p=probs)
         io.chosen[self.idx] = False
-        for a in sorted(chosen):
+        for a in sorted(actions):
             io.chosen[self.idx, a] = True
             self._ACTION_METHODS[a](self)
 

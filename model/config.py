@@ -398,9 +398,17 @@ def read_yaml(path: str | Path) -> Any:
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     """Load and validate a scenario file, applying ``key=value`` overrides first."""
     data = read_yaml(path)
-    if overrides:
-        data = apply_overrides(data, overrides, str(path))
-    return validate_scenario(data, str(path))
+    if not overrides:
+        return validate_scenario(data, str(path))
+    data = apply_overrides(data, overrides, str(path))
+    try:
+        return validate_scenario(data, str(path))
+    except ScenarioError as err:
+        keys = [o.partition("=")[0].strip() for o in overrides]
+        hit = [k for k in keys if err.field == k or err.field.startswith(k + ".") or err.field.startswith(k + "[")]
+        if hit:
+            raise ScenarioError(f"{path} with --set {hit[-1]}", err.field, err.message) from None
+        raise
 
 
 # --------------------------------------------------------------------------- overrides

@@ -98,8 +98,9 @@ class MigovModel(mesa.Model):
         io = self.io
         io.mandate += -self.p.anchor_pull * io.anchor[:, None] * (io.mandate - io.origin)
         self.lapse_partnerships()
+        actions = self.draw_actions()
         for i in self.random.sample(range(io.n), io.n):
-            self.organisations[i].act()
+            self.organisations[i].act(actions[i])
         self._refresh_views()
 
     def lapse_partnerships(self) -> None:
@@ -186,6 +187,14 @@ class MigovModel(mesa.Model):
         if sim.steps_per_year == 1:
             return str(sim.start_year + year)
         return f"{sim.start_year + year}.{sub + 1:02d}"
+
+    def draw_actions(self) -> np.ndarray:
+        """(I, n) actions per organisation, drawn without replacement from each strategy
+        (Gumbel-top-k over log probabilities: one vectorised draw for all organisations)."""
+        n = min(self.p.actions_per_step, len(ACTIONS))
+        logp = np.log(self.strategy_probabilities().clip(min=1e-300))
+        keys = logp - np.log(-np.log(self.rng.uniform(1e-12, 1.0, size=logp.shape)))
+        return np.argsort(-keys, axis=1)[:, :n]
 
     def strategy_probabilities(self) -> np.ndarray:
         return learning.softmax(self.io.values, self.p.strategy_temperature)

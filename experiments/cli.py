@@ -1,0 +1,126 @@
+"""The ``migov`` command line.
+
+User mistakes (a missing or malformed scenario, an unknown ``--set`` key, a bad option) print
+one line naming the file, the field and what was expected, and exit with status 2; no
+traceback, and nothing half-written in the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from model import ScenarioError, load_scenario
+
+from . import __version__
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called."""
+
+
+def repo_scenarios() -> Path:
+    return Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def scenario_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("MIGOV_SCENARIOS"):
+        dirs.append(Path(os.environ["MIGOV_SCENARIOS"]))
+    dirs += [Path.cwd() / "scenarios", repo_scenarios()]
+    return dirs
+
+
+def find_scenario(name: str) -> Path:
+    """A scenario by path, or by name among the scenario folders (``baseline``)."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.exists() or os.sep in name:
+        return p
+    for d in scenario_dirs():
+        for ext in (".yaml", ".yml"):
+            if (d / f"{name}{ext}").is_file():
+                return d / f"{name}{ext}"
+    known = sorted({f.stem for d in scenario_dirs() if d.is_dir() for f in d.glob("*.y*ml")})
+    raise ScenarioError(name, "", f"no such scenario file or name; known scenarios: {', '.join(known) or 'none'}")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="migov",
+        description="Agent-based model of international organisations competing to govern migration.",
+    )
+    parser.add_argument("--version", action="version", version=f"migov {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one scenario with one seed; write results and figures",
+                         description="Run one scenario with one seed and write Parquet results, a manifest, "
+                                     "figures and a summary.")
+    run.add_argument("scenario", help="scenario name (e.g. baseline) or path to a YAML file")
+    run.add_argument("--seed", type=seed_int, default=1, help="random seed (default 1)")
+    run.add_argument("--steps", type=positive_int, default=None, help="steps to run (default: the scenario's)")
+    run.add_argument("--out", type=Path, default=None,
+                     help="output folder (default results/<scenario>/seed-<seed>)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a scenario field by dotted path, e.g. donors.EU.scale_preference=0.9 "
+                          "(repeatable)")
+    run.add_argument("--no-agents", action="store_true", help="do not collect per-agent series")
+    run.add_argument("--no-figures", action="store_true", help="do not draw figures")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .run_command import run_and_write
+
+    path = find_scenario(args.scenario)
+    scenario = load_scenario(path, overrides=args.overrides)
+    out = args.out or Path("results") / path.stem / f"seed-{args.seed}"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    run_and_write(scenario, path, args, out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as err:
+        print(f"migov: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as err:
+        print(f"migov: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("migov: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
