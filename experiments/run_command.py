@@ -40,7 +40,7 @@ def write_run(result: RunResult, scenario: Scenario, out: Path, figures: bool = 
             (tmp / "figures").mkdir()
             figs = figure_set(result.model, result.agents, result.network, title=scenario.title)
             files += [f"figures/{n}" for n in save_figures(figs, tmp / "figures", prov)]
-        write_json(manifest(prov, files + ["manifest.json"], extra), tmp / "manifest.json")
+        write_json(manifest(prov, [*files, "manifest.json"], extra), tmp / "manifest.json")
 
     return atomic_folder(out, fill)
 
@@ -72,9 +72,9 @@ def summary(result: RunResult) -> str:
         "Final year:",
         table.to_string(index=False, float_format=lambda x: f"{x:.2f}", na_rep="-"),
         "",
-        "Field: HHI {:.3f}, earmarked share {:.2f}, offices {:.0f}, mandate breadth {:.2f}, niche overlap {:.2f}".format(
-            last["hhi"].mean(), last["earmarked_share"].mean(), m["offices"].iloc[-1],
-            m["mandate_breadth"].iloc[-1], m["niche_overlap"].iloc[-1]),
+        f"Field: HHI {last['hhi'].mean():.3f}, earmarked share {last['earmarked_share'].mean():.2f}, "
+        f"offices {m['offices'].iloc[-1]:.0f}, mandate breadth {m['mandate_breadth'].iloc[-1]:.2f}, "
+        f"niche overlap {m['niche_overlap'].iloc[-1]:.2f}",
         "Events over the run: " + ", ".join(f"{k} {v}" for k, v in ev["kind"].value_counts().items()),
     ]
     grants = ev[ev["kind"] == "grant"]

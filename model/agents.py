@@ -149,7 +149,8 @@ class InternationalOrganisation(FieldAgent):
             accept = hs.wants[h, 1] * (1.0 - 0.5 * hs.sovereignty[h]) + 0.5 * io.legit_host[i, h]
             if m.rng.random() < min(accept, 1.0) and m.pay_from_core(i, m.p.partnership_cost, "partnerships"):
                 io.partner_host[i, h] = True
-                m.log("partnership", f"{self.name} opens a working group with the government of {hs.names[h]}", self.name)
+                m.log("partnership", f"{self.name} opens a working group with the government of {hs.names[h]}",
+                      self.name)
             return
         local = np.flatnonzero((m.ng.host == h) & ~io.partner_ngo[i])
         if local.size == 0:
@@ -157,7 +158,8 @@ class InternationalOrganisation(FieldAgent):
         n = int(local[np.argmax(m.ng.reputation[local])])
         if m.pay_from_core(i, m.p.partnership_cost, "partnerships"):
             io.partner_ngo[i, n] = True
-            m.log("partnership", f"{self.name} takes {m.ng.names[n]} as implementing partner in {hs.names[h]}", self.name)
+            m.log("partnership", f"{self.name} takes {m.ng.names[n]} as implementing partner in {hs.names[h]}",
+                  self.name)
 
     def bid_for_projects(self) -> None:
         """Develop projects beyond its offices: scouting bids where demand is (Bartels:

@@ -80,5 +80,6 @@ class CoordinationVenue:
         a, b = model.rng.choice(self.members, size=2, replace=False) if self.members.size > 1 else (0, 0)
         if a != b and not io.partner_io[a, b]:
             io.partner_io[a, b] = io.partner_io[b, a] = True
-            model.log("partnership", f"{io.names[a]} and {io.names[b]} start working together in the {spec.name}", spec.name)
+            text = f"{io.names[a]} and {io.names[b]} start working together in the {spec.name}"
+            model.log("partnership", text, spec.name)
         model.log("venue", f"the {spec.name} issues a joint product on {model.issues[agenda]}", spec.name)
