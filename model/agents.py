@@ -103,10 +103,8 @@ class InternationalOrganisation(FieldAgent):
         'creating or sustaining demand for its own services').
         """
         m = self.model
-        if not m.pay_from_core(self.idx, m.p.knowledge_cost, "knowledge"):
-            return
         focus = self.mandate * m.relevance[self.idx]
-        if focus.sum() <= 0:
+        if focus.sum() <= 0 or not m.pay_from_core(self.idx, m.p.knowledge_cost, "knowledge"):
             return
         m.io.knowledge[self.idx] += m.p.knowledge_rate * focus / focus.max()
         m.create_demand(self.idx, focus / focus.sum())

@@ -44,7 +44,9 @@ def settle_budgets(model: MigovModel) -> None:
         n_off = int(io.office[i].sum())
         cost = max(n_off * p.office_cost - charged[i], 0.0)
         while n_off and io.core[i] < cost:
-            h = int(np.argmax(np.where(io.office[i], io.office_idle[i], -1)))
+            # idle offices first (longest idle first); offices running projects last
+            priority = np.where(active[i], -1, io.office_idle[i])
+            h = int(np.argmax(np.where(io.office[i], priority, -2)))
             model.close_office(i, h, "core funds cannot pay for it")
             n_off -= 1
             cost = max(n_off * p.office_cost - charged[i], 0.0)

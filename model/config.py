@@ -71,7 +71,7 @@ class Parameters(Strict):
     uncertainty_recovery: float = P(0.1, 0.0, 1.0, "share of an uncertainty shock that fades per step")
     # Organisations' actions
     actions_per_step: int = P(2, 1, 6, "actions each organisation takes per step, drawn from its strategy")
-    knowledge_rate: float = P(0.25, 0.0, 5.0, "knowledge stock added per produce_knowledge action (per unit mandate)")
+    knowledge_rate: float = P(0.25, 0.0, 5.0, "knowledge added per produce_knowledge action on the IO's main issue (other issues in proportion)")
     knowledge_depreciation: float = P(0.02, 0.0, 1.0, "share of knowledge stock that becomes obsolete per step")
     knowledge_saturation: float = P(1.0, 0.01, 100.0, "knowledge stock at which its visibility reaches one half")
     knowledge_cost: float = P(0.4, 0.0, 100.0, "core funds spent per produce_knowledge action (millions)")
@@ -90,7 +90,7 @@ class Parameters(Strict):
     familiarity_decay: float = P(0.01, 0.0, 1.0, "share of a donor's familiarity with a partner forgotten per step")
     reputation_memory: float = P(0.1, 0.0, 1.0, "weight of the latest project outcome in an efficiency reputation")
     core_concentration: float = P(2.0, 0.0, 10.0, "exponent on legitimacy when donors split core money")
-    core_inertia: float = P(0.95, 0.0, 1.0, "share of last step's core split a donor keeps (multi-year pledges)")
+    core_inertia: float = P(0.98, 0.0, 1.0, "share of last step's core split a donor keeps (multi-year pledges)")
     # Projects and hosts
     project_duration: int = P(4, 1, 40, "steps a funded project runs and spends")
     subcontract_share: float = P(0.3, 0.0, 1.0, "share of an IO project's programme money passed to local NGOs")
@@ -109,7 +109,7 @@ class Parameters(Strict):
     knowledge_partnership_synergy: float = P(0.03, 0.0, 0.5, "extra gain when knowledge and partnerships occur together (0 = none)")
     uncertainty_knowledge_boost: float = P(1.5, 0.0, 10.0, "how much uncertainty multiplies knowledge's legitimacy return")
     challenge_rate: float = P(0.15, 0.0, 1.0, "probability per step that a fully authoritarian host challenges an IO present")
-    challenge_loss: float = P(0.15, 0.0, 1.0, "share of host and peer legitimacy lost to a challenge")
+    challenge_loss: float = P(0.15, 0.0, 1.0, "share of legitimacy with the challenging host lost to a challenge")
     challenge_shield: float = P(0.6, 0.0, 1.0, "share of challenges a partnership with the host government averts")
     authoritarian_partner_cost: float = P(0.01, 0.0, 0.5, "legitimacy lost per step with normative donors per partnership with an authoritarian host")
     creep_cost: float = P(0.01, 0.0, 0.5, "peer legitimacy lost per stretch into others' mandates")

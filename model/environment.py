@@ -25,7 +25,11 @@ def move_pressure(model: MigovModel) -> None:
     hs.pressure += p.pressure_reversion * (hs.pressure0 - hs.pressure) + noise * hs.pressure0
     np.maximum(hs.pressure, 0.0, out=hs.pressure)
     model.uncertainty_shock *= 1.0 - p.uncertainty_recovery
-    model.uncertainty = float(np.clip(p.uncertainty + model.uncertainty_shock, 0.0, 1.0))
+
+
+def update_uncertainty(model: MigovModel) -> None:
+    """Uncertainty this step: the baseline plus what is left of past shocks and this step's."""
+    model.uncertainty = float(np.clip(model.p.uncertainty + model.uncertainty_shock, 0.0, 1.0))
 
 
 def apply_events(model: MigovModel, t: int) -> None:

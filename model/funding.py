@@ -116,7 +116,7 @@ def bid_features(model: MigovModel, bids: Bids) -> np.ndarray:
 
 def grant_count(grants_max: int, scale_preference: float) -> int:
     """Grants a donor makes per step: many small ones at preference 0, one at preference 1."""
-    return max(1, round(1 + (grants_max - 1) * (1.0 - scale_preference)))
+    return max(1, int(np.floor(1.5 + (grants_max - 1) * (1.0 - scale_preference))))
 
 
 def choose_grants(model: MigovModel, bids: Bids, calls: list[Call]) -> Grants:

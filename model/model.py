@@ -46,6 +46,7 @@ class MigovModel(mesa.Model):
             self.events_at[scenario.step_of(ev.at)].append(ev)
         self.venue = CoordinationVenue(self) if scenario.venue is not None else None
         self.portfolio = projects.Portfolio()
+        self.venue_visibility = np.zeros(len(scenario.organisations))  # set by the venue, read next step
         self.event_log: list[dict] = []
 
         self.organisations = [InternationalOrganisation(self, i, n) for i, n in enumerate(self.io.names)]
@@ -87,6 +88,7 @@ class MigovModel(mesa.Model):
         obsolete and donors' memories fade."""
         environment.move_pressure(self)
         environment.apply_events(self, t)
+        environment.update_uncertainty(self)
         environment.set_envelopes(self, t)
         self.dn.familiarity *= 1.0 - self.p.familiarity_decay
         self.io.knowledge *= 1.0 - self.p.knowledge_depreciation
@@ -216,7 +218,6 @@ class MigovModel(mesa.Model):
         self.contest_hits = np.zeros(io.n)
         self.peer_loss = np.zeros(io.n)
         self.scouting = np.zeros(io.n, dtype=bool)
-        self.venue_visibility = np.zeros(io.n)
         self.perf_donor = np.zeros((io.n, self.dn.n))
         self.perf_host = np.zeros((io.n, self.hs.n))
         self.contests = 0

@@ -113,8 +113,8 @@ def disburse(model: MigovModel, grants: Grants) -> None:
         np.add.at(io.income, i, g_io.amount)
         ledger.overhead += float(overhead.sum())
         new_office = ~io.office[i, g_io.host]
-        for g in np.flatnonzero(new_office):
-            model.open_office(int(i[g]), int(g_io.host[g]), reason="to run a new project")
+        for oi, oh in sorted({(int(a), int(b)) for a, b in zip(i[new_office], g_io.host[new_office], strict=True)}):
+            model.open_office(oi, oh, reason="to run a new project")
         model.portfolio.add(g_io, programme / model.p.project_duration, model.p.project_duration)
 
     g_ng = grants.take(~is_io)

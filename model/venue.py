@@ -40,6 +40,7 @@ class CoordinationVenue:
 
     def meet(self, model: MigovModel) -> None:
         t = model.steps - 1
+        model.venue_visibility[:] = 0.0  # this meeting's visibility feeds next step's legitimacy
         if t < self.start or self.members.size == 0:
             return
         io, spec = model.io, self.spec

@@ -1,0 +1,87 @@
+"""docs/ODD.md stays true to the schema: every parameter table row matches config.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from model.config import (
+    NGO,
+    Crisis,
+    Donor,
+    FundingShock,
+    Host,
+    Organisation,
+    Parameters,
+    Scenario,
+    Simulation,
+    TrustFund,
+    Venue,
+    Wants,
+    Weights,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ODD = ROOT / "docs" / "ODD.md"
+ROW = re.compile(r"^\| `(?P<name>[\w.]+)` \| [^|]* \| (?P<default>[^|]*) \| (?P<range>[^|]*) \| (?P<desc>[^|]*) \|$")
+
+PREFIXES: list[tuple[str, type[BaseModel]]] = [
+    ("", Parameters),
+    ("", Scenario),
+    ("simulation.", Simulation),
+    ("organisations.NAME.", Organisation),
+    ("donors.NAME.weights.", Weights),
+    ("donors.NAME.", Donor),
+    ("hosts.NAME.wants.", Wants),
+    ("hosts.NAME.", Host),
+    ("ngos.NAME.", NGO),
+    ("venue.", Venue),
+]
+EVENTS = (FundingShock, Crisis, TrustFund)
+
+
+def _rows() -> list[dict]:
+    return [m.groupdict() for line in ODD.read_text(encoding="utf-8").splitlines() if (m := ROW.match(line))]
+
+
+def _fields(name: str) -> list:
+    """Schema fields a documented name can refer to (event tables reuse short names)."""
+    out = [model.model_fields[name[len(p):]] for p, model in PREFIXES
+           if name.startswith(p) and name[len(p):] in model.model_fields]
+    out += [ev.model_fields[name] for ev in EVENTS if name in ev.model_fields]
+    return out
+
+
+def _bounds(field) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for m in field.metadata:
+        lo = getattr(m, "ge", lo)
+        hi = getattr(m, "le", hi)
+    return lo, hi
+
+
+def test_every_parameter_is_documented():
+    documented = {r["name"] for r in _rows()}
+    missing = [n for n in Parameters.model_fields if n not in documented]
+    assert not missing, f"parameters missing from docs/ODD.md: {missing}"
+
+
+@pytest.mark.parametrize("row", _rows(), ids=lambda r: r["name"])
+def test_parameter_rows_match_the_schema(row):
+    candidates = _fields(row["name"])
+    if not candidates:
+        pytest.skip("not a schema field (a derived or list entry)")
+    matching = [f for f in candidates if row["desc"].strip() == (f.description or "").strip()]
+    assert matching, f"description differs from config.py: {[f.description for f in candidates]}"
+    field = matching[0]
+    default = field.default
+    if isinstance(default, bool) or not isinstance(default, int | float):
+        return
+    assert float(row["default"]) == pytest.approx(float(default))
+    lo, hi = _bounds(field)
+    if lo is not None and hi is not None:
+        nums = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", row["range"].replace(",", " "))]
+        assert nums[:2] == [pytest.approx(float(lo)), pytest.approx(float(hi))]
