@@ -56,7 +56,7 @@ def settle_budgets(model: MigovModel) -> None:
     # a surplus opens one office where demand and access are high
     demand = (io.mandate[:, None, :] * model.hs.pressure[None, :, :]).max(axis=2)
     demand = demand * model.dn.host_weight.mean(axis=0)[None, :]
-    demand = np.where(io.office, -np.inf, demand)
+    demand = np.where(io.office | model.closed_now, -np.inf, demand)  # no reopening in the step it closed
     for i in range(io.n):
         n_off = int(io.office[i].sum())
         need = p.office_opening_cost + p.office_reserve * p.office_cost * (n_off + 1)

@@ -92,18 +92,18 @@ def bid_features(model: MigovModel, bids: Bids) -> np.ndarray:
     legitimacy with the donor, efficiency reputation, issue fit, familiarity, knowledge of the
     issue, normative standing."""
     io, dn, hs, ng = model.io, model.dn, model.hs, model.ng
-    D, B, I = dn.n, len(bids), io.n
-    is_io = bids.bidder < I
-    i = np.where(is_io, bids.bidder, 0)
-    n = np.where(is_io, 0, bids.bidder - I)
-    legit = np.where(is_io[None, :], io.legit_donor[i].T, (0.5 * (ng.normative[n] + ng.expertise[n]))[None, :])
-    rep = np.concatenate([io.reputation, ng.reputation])[bids.bidder]
+    D, B, K = dn.n, len(bids), hs.pressure.shape[1]
+    b = bids.bidder
+    # per-bidder columns: organisations first, then NGOs (whose legitimacy with donors is their
+    # normative standing and expertise, and whose knowledge is their local expertise)
+    legit = np.hstack([io.legit_donor.T, np.broadcast_to(0.5 * (ng.normative + ng.expertise), (D, ng.n))])[:, b]
+    rep = np.concatenate([io.reputation, ng.reputation])[b]
     prio = dn.priorities / dn.priorities.max(axis=1, keepdims=True)
     pr = hs.pressure[bids.host, bids.issue]
     fit = prio[:, bids.issue] * dn.host_weight[:, bids.host] * (pr / (pr + 1.0))[None, :]
-    fam = dn.familiarity[:, bids.bidder]
-    know = np.where(is_io, model.visibility[i, bids.issue], ng.expertise[n])
-    norm = np.where(is_io, io.anchor[i], ng.normative[n])
+    fam = dn.familiarity[:, b]
+    know = np.vstack([model.visibility, np.broadcast_to(ng.expertise[:, None], (ng.n, K))])[b, bids.issue]
+    norm = np.concatenate([io.anchor, ng.normative])[b]
     feats = np.empty((6, D, B))
     feats[0] = legit
     feats[1] = rep[None, :]

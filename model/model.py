@@ -171,6 +171,7 @@ class MigovModel(mesa.Model):
         io = self.io
         io.office[i, h] = False
         io.office_idle[i, h] = 0
+        self.closed_now[i, h] = True
         io.partner_host[i, h] = False
         io.partner_ngo[i, self.ng.host == h] = False
         self.log("office", f"{io.names[i]} closes its office in {self.hs.names[h]}: {reason}", io.names[i])
@@ -221,6 +222,7 @@ class MigovModel(mesa.Model):
         self.perf_donor = np.zeros((io.n, self.dn.n))
         self.perf_host = np.zeros((io.n, self.hs.n))
         self.contests = 0
+        self.closed_now = np.zeros((io.n, self.hs.n), dtype=bool)
         if getattr(self, "io", None) is not None and self.steps > 0:
             total = io.income.sum()
             self.funding_share_io = io.income / total if total > 0 else np.full(io.n, 1.0 / io.n)
@@ -249,6 +251,9 @@ class MigovModel(mesa.Model):
         host_onehot = np.zeros((ng.n, hs.n), dtype=bool)
         host_onehot[np.arange(ng.n), ng.host] = True
         self.ngo_partner_in_host = (io.partner_ngo.astype(float) @ host_onehot) > 0
+        if ng.n == 0:
+            self.implementing_partner = np.full((io.n, hs.n), -1, dtype=np.int64)
+            return
         score = host_onehot[None, :, :] * (1.0 + ng.reputation[None, :, None] + 2.0 * io.partner_ngo[:, :, None])
         best = score.argmax(axis=1)  # (I, H)
         self.implementing_partner = np.where(host_onehot.any(axis=0)[None, :], best, -1)
@@ -306,7 +311,10 @@ class MigovModel(mesa.Model):
         variable does not apply to that type)."""
         names = {a.unique_id: (a.name, a.kind) for a in self.agents}
         frames = []
+        present = {type(a) for a in self.agents}
         for cls in self.datacollector.agenttype_reporters:
+            if cls not in present:
+                continue
             df = self.datacollector.get_agenttype_vars_dataframe(cls)
             if df.empty:
                 continue

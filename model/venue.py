@@ -62,7 +62,7 @@ class CoordinationVenue:
         if spec.secretariat:
             prob += SECRETARIAT_BONUS
         cost = model.p.knowledge_cost
-        if self.account >= cost:
+        if self.account > 0 and self.account >= cost:
             prob += BUDGET_BONUS
         if self.chair is None and not spec.secretariat:
             prob = 0.0
@@ -72,7 +72,7 @@ class CoordinationVenue:
             agenda = int(np.argmax(io.mandate[self.members].mean(axis=0)))
         else:
             agenda = int(np.argmax(io.mandate[self.chair]))
-        if self.account >= cost:
+        if self.account > 0 and self.account >= cost:
             self.account -= cost
             model.ledger.spend("venue", cost)
         io.knowledge[self.members, agenda] += 0.5 * model.p.knowledge_rate
