@@ -30,11 +30,6 @@ def settle_budgets(model: MigovModel) -> None:
     for i, h in zip(*np.nonzero(io.office & (io.office_idle > p.office_grace)), strict=True):
         model.close_office(int(i), int(h), "no project for too long")
 
-    # headquarters and staff draw on core funds
-    hq = io.core * p.core_spending_rate
-    io.core -= hq
-    ledger.spend("headquarters", float(hq.sum()))
-
     # offices running projects charge their cost to project money (projectisation); the
     # rest are paid from core, and what core cannot pay closes, idlest first
     charged = np.minimum((io.office & active).sum(axis=1) * p.office_cost, io.earmarked)
@@ -52,6 +47,11 @@ def settle_budgets(model: MigovModel) -> None:
             cost = max(n_off * p.office_cost - charged[i], 0.0)
         io.core[i] -= cost
         ledger.spend("offices", cost)
+
+    # headquarters and staff spend a share of what core funds are left after the offices
+    hq = io.core * p.core_spending_rate
+    io.core -= hq
+    ledger.spend("headquarters", float(hq.sum()))
 
     # a surplus opens one office where demand and access are high
     demand = (io.mandate[:, None, :] * model.hs.pressure[None, :, :]).max(axis=2)

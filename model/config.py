@@ -148,6 +148,7 @@ class Organisation(Strict):
     core_funds: float = P(5.0, 0.0, 1e6, "core funds at the start (millions)")
     core_weight: float = P(1.0, 0.0, 1e3, "relative weight in donors' core contributions at the start (assessed shares)")
     capacity: float = P(500.0, 0.0, 1e6, "largest single grant it can absorb (millions)")
+    portfolio: float = P(0.0, 0.0, 1e6, "programme money of projects already running at the start, spread over its offices (millions)")
     offices: list[str] = Field(default_factory=list, description="host or region names with a country office at the start")
     strategy: dict[str, float] = Field(default_factory=dict, description="initial action values (default 0 for all)")
 

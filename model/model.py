@@ -36,7 +36,7 @@ class MigovModel(mesa.Model):
         self.io, self.dn, self.hs, self.ng = build_state(scenario)
         self.sensitivity = issue_sensitivity(scenario)
         self.bidder_names = self.io.names + self.ng.names
-        self.ledger = Ledger(initial_holdings=float(self.io.core.sum()))
+        self.ledger = Ledger()
         self.uncertainty = self.p.uncertainty
         self.uncertainty_shock = 0.0
         self.shocks: list = []
@@ -54,6 +54,8 @@ class MigovModel(mesa.Model):
         self.hosts = [HostGovernment(self, h, n) for h, n in enumerate(self.hs.names)]
         self.ngos = [NGO(self, n, name) for n, name in enumerate(self.ng.names)]
 
+        projects.seed_portfolio(self, np.array([o.portfolio for o in scenario.organisations.values()]))
+        self.ledger.initial_holdings = self.holdings()
         self._reset_tallies()
         self._refresh_views()
         self.funding_share_io = np.full(self.io.n, 1.0 / self.io.n)

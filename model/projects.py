@@ -57,22 +57,38 @@ class Portfolio:
         return len(self.cols["bidder"])
 
     def add(self, grants: Grants, per_step: np.ndarray, duration: int) -> None:
-        new = {
-            "donor": grants.donor,
-            "bidder": grants.bidder,
-            "host": grants.host,
-            "issue": grants.issue,
-            "per_step": per_step,
-            "steps_left": np.full(len(grants), duration, dtype=np.int64),
-        }
+        self.add_rows(grants.donor, grants.bidder, grants.host, grants.issue, per_step,
+                      np.full(len(grants), duration, dtype=np.int64))
+
+    def add_rows(self, donor, bidder, host, issue, per_step, steps_left) -> None:
+        new = dict(zip(_COLUMNS, (donor, bidder, host, issue, per_step, steps_left), strict=True))
         for c in _COLUMNS:
-            self.cols[c] = np.concatenate([self.cols[c], new[c].astype(self.cols[c].dtype)])
+            self.cols[c] = np.concatenate([self.cols[c], np.asarray(new[c]).astype(self.cols[c].dtype)])
 
     def active_cells(self, n_io: int, n_host: int) -> np.ndarray:
         """(I, H) bool: where an organisation runs at least one project."""
         cells = np.zeros((n_io, n_host), dtype=bool)
         cells[self.cols["bidder"], self.cols["host"]] = True
         return cells
+
+
+def seed_portfolio(model: MigovModel, portfolio: np.ndarray) -> None:
+    """Projects already running at the start (ODD 5): each IO's ``portfolio`` is spread evenly
+    over its offices, on its best-fitting issue in each host, with remaining durations staggered
+    so they do not all end together, attributed to the donor that knows the IO best. The money
+    sits in the IO's earmarked account and counts as initial holdings in the ledger."""
+    io, dn, hs = model.io, model.dn, model.hs
+    duration = model.p.project_duration
+    for i in np.flatnonzero(portfolio > 0):
+        hosts = np.flatnonzero(io.office[i])
+        if hosts.size == 0:
+            continue
+        issue = (io.mandate[i][None, :] * hs.pressure[hosts]).argmax(axis=1)
+        left = duration - (np.arange(hosts.size) % duration)
+        per_step = portfolio[i] / hosts.size / left
+        donor = int(np.argmax(dn.familiarity[:, i])) if dn.n else 0
+        model.portfolio.add_rows(np.full(hosts.size, donor), np.full(hosts.size, i), hosts, issue, per_step, left)
+        io.earmarked[i] += float(portfolio[i])
 
 
 def host_consent(model: MigovModel, grants: Grants) -> np.ndarray:
