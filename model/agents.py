@@ -67,6 +67,25 @@ class InternationalOrganisation(FieldAgent):
         return int(self.model.io.office[self.idx].sum())
 
     @property
+    def malleability(self) -> float:
+        return float(self.model.io.malleability[self.idx])
+
+    @property
+    def efficiency(self) -> float:
+        return float(self.model.io.efficiency[self.idx])
+
+    @property
+    def reputation(self) -> float:
+        """Donors' estimate of its efficiency, learnt from project outcomes."""
+        return float(self.model.io.reputation[self.idx])
+
+    @property
+    def partners(self) -> list[str]:
+        """Organisations it is in a global-global partnership with."""
+        io = self.model.io
+        return [io.names[j] for j in np.flatnonzero(io.partner_io[self.idx])]
+
+    @property
     def legitimacy_donors(self) -> float:
         return float(self.model.io.legit_donor[self.idx].mean())
 

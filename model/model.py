@@ -277,7 +277,7 @@ class MigovModel(mesa.Model):
                     "legitimacy_peers": lambda a: a.legitimacy_peers,
                     "knowledge": lambda a: float(a.knowledge.sum()),
                     "mandate_breadth": lambda a: float(mandate_breadth(a.mandate[None, :])[0]),
-                    "reputation": lambda a: float(a.model.io.reputation[a.idx]),
+                    "reputation": lambda a: a.reputation,
                     "partners": lambda a: int(a.model.io.partner_io[a.idx].sum()),
                     **{
                         f"p_{action}": (lambda a, j=j: float(a.model.probs[a.idx, j]))

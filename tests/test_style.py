@@ -23,3 +23,12 @@ def test_model_never_imports_experiments():
     for path in (ROOT / "model").glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "import experiments" not in text and "from experiments" not in text, path.name
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [line.strip() for line in readme.splitlines() if line.startswith("python3 -m venv .venv")]
+    assert len(commands) == 2, "the Quick start has exactly two set-up commands"
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command in ci.splitlines()
