@@ -150,6 +150,8 @@ class Organisation(Strict):
     capacity: float = P(500.0, 0.0, 1e6, "largest single grant it can absorb (millions)")
     portfolio: float = P(0.0, 0.0, 1e6, "programme money of projects already running at the start, spread over its offices (millions)")
     offices: list[str] = Field(default_factory=list, description="host or region names with a country office at the start")
+    partners: list[str] = Field(default_factory=list, description="organisations it is in a global-global partnership with at the start")
+    working_groups: list[str] = Field(default_factory=list, description="hosts whose government it works with at the start (needs an office there)")
     strategy: dict[str, float] = Field(default_factory=dict, description="initial action values (default 0 for all)")
 
 
@@ -240,13 +242,32 @@ class TrustFund(_Event):
     grants: int = P(4, 1, 200, "grants per step")
 
 
-Event = Annotated[FundingShock | Crisis | TrustFund, Field(discriminator="type")]
+class Compact(_Event):
+    """A global compact (seed 003): it designates a coordinating organisation, opens a pooled
+    multi-partner trust fund paid by all donors pro rata, and sets up an indicator framework
+    that makes donors weigh knowledge (data) more."""
+
+    type: Literal["compact"]
+    coordinator: str = Field(description="organisation designated to coordinate the compact")
+    authority: float = P(0.3, 0.0, 1.0, "normative standing the designation adds to the coordinator")
+    fund: float = P(0.0, 0.0, 1e6, "pooled trust fund per step (millions), paid by all donors pro rata")
+    duration: int = P(40, 1, 10_000, "steps the pooled fund disburses")
+    issues: list[str] = Field(default_factory=list, description="issue areas the pooled fund pays for (default all)")
+    regions: list[str] = Field(default_factory=list, description="host regions the pooled fund pays for (default all)")
+    grants: int = P(4, 1, 200, "grants per step of the pooled fund, split among donors")
+    indicator_weight: float = P(0.5, 0.0, 10.0, "added to every donor's weight on knowledge by the indicator framework")
+
+
+Event = Annotated[FundingShock | Crisis | TrustFund | Compact, Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- scenario
 class Scenario(Strict):
     title: str = Field(description="short title")
+    summary: str = Field("", description="one line for listings (default: the narrative's first sentence)")
     narrative: str = Field(description="the situation, the lever and what to watch, in plain language")
+    watch: str = Field("", description="what an instructor should point at in the figures")
+    extends: str | None = Field(None, description="base scenario this file changes (name or path, resolved when loading)")
     sources: list[Source] = Field(min_length=1, description="seed passages or published references")
     simulation: Simulation = Field(default_factory=Simulation, description="time settings")
     issues: list[str] = Field(default_factory=lambda: list(DEFAULT_ISSUES), min_length=1, description="issue areas")
@@ -275,6 +296,12 @@ class Scenario(Strict):
         for name, o in self.organisations.items():
             for k in o.mandate:
                 need(k, issues, f"organisations.{name}.mandate.{k}", "issue")
+            for j, partner in enumerate(o.partners):
+                need(partner, orgs - {name}, f"organisations.{name}.partners[{j}]", "other organisation")
+            office_hosts = {h for h, r in ((h, self.hosts[h].region) for h in self.hosts)
+                            if h in o.offices or r in o.offices}
+            for j, h in enumerate(o.working_groups):
+                need(h, office_hosts, f"organisations.{name}.working_groups[{j}]", "host where it has an office")
             for i, place in enumerate(o.offices):
                 need(place, hosts | regions, f"organisations.{name}.offices[{i}]", "host or region")
             for a in o.strategy:
@@ -307,6 +334,12 @@ class Scenario(Strict):
                     need(k, issues, f"events[{i}].issues[{j}]", "issue")
                 for j, r in enumerate(ev.regions):
                     need(r, regions, f"events[{i}].regions[{j}]", "region")
+            if isinstance(ev, Compact):
+                need(ev.coordinator, orgs, f"events[{i}].coordinator", "organisation")
+                for j, k in enumerate(ev.issues):
+                    need(k, issues, f"events[{i}].issues[{j}]", "issue")
+                for j, r in enumerate(ev.regions):
+                    need(r, regions, f"events[{i}].regions[{j}]", "region")
             if isinstance(ev, Crisis):
                 need(ev.issue, issues, f"events[{i}].issue", "issue")
                 if ev.region is None and not ev.hosts:
@@ -332,6 +365,14 @@ class Scenario(Strict):
         if step < 0:
             raise _Ref(path, f"'{at}' is before the start year {self.simulation.start_year}")
         return step
+
+    @property
+    def one_line(self) -> str:
+        """The summary, or the narrative's first sentence."""
+        if self.summary:
+            return self.summary
+        first = re.split(r"(?<=[.!?])\s", self.narrative.strip(), maxsplit=1)[0]
+        return " ".join(first.split())
 
     def content_hash(self) -> str:
         """A stable hash of the validated content (not of the file's formatting)."""
@@ -396,9 +437,63 @@ def read_yaml(path: str | Path) -> Any:
         raise ScenarioError(str(p), "", f"invalid YAML: {where}{problem}") from None
 
 
+APPENDED_LISTS = ("events",)
+
+
+def merge(base: dict, child: dict) -> dict:
+    """A child scenario over its base: mappings merge key by key, ``events`` are appended to the
+    base's events, and every other value (lists included) replaces the base's."""
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        elif key in APPENDED_LISTS and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = [*out[key], *value]
+        else:
+            out[key] = value
+    return out
+
+
+def base_path(ref: str, folder: Path) -> Path:
+    """Where ``extends: ref`` points: a path relative to the file's folder, or a scenario name
+    in that folder."""
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml"):
+        return p if p.is_absolute() else folder / p
+    return folder / f"{ref}.yaml"
+
+
+def read_resolved(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """A scenario file's data with its ``extends`` chain resolved (not yet validated).
+
+    Each base is validated on its own first, so a mistake in a base file is reported against
+    that file. A missing base or a cycle is an error naming the file and its ``extends`` field.
+    """
+    p = Path(path)
+    key = p.resolve()
+    if key in _chain:
+        names = " -> ".join(c.stem for c in (*_chain, key))
+        raise ScenarioError(str(path), "extends", f"cycle of extends: {names}")
+    data = read_yaml(p)
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), "", f"expected a mapping of scenario fields, got {type(data).__name__}")
+    ref = data.get("extends")
+    if ref is None:
+        return data
+    if not isinstance(ref, str) or not ref.strip():
+        raise ScenarioError(str(path), "extends", f"expected the name or path of a base scenario, got {ref!r}")
+    bp = base_path(ref, p.parent)
+    if not bp.is_file():
+        raise ScenarioError(str(path), "extends", f"base scenario '{ref}' not found (looked for {bp})")
+    base = read_resolved(bp, (*_chain, key))
+    validate_scenario(base, str(bp))
+    return merge(base, data)
+
+
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Load and validate a scenario file, applying ``key=value`` overrides first."""
-    data = read_yaml(path)
+    """Load and validate a scenario file (resolving ``extends``), applying ``key=value``
+    overrides first."""
+    data = read_resolved(path)
     if not overrides:
         return validate_scenario(data, str(path))
     data = apply_overrides(data, overrides, str(path))

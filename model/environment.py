@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import Crisis, FundingShock, TrustFund
+from .config import Compact, Crisis, FundingShock, TrustFund
 from .funding import Call, grant_count
 
 if TYPE_CHECKING:
@@ -51,11 +51,35 @@ def apply_events(model: MigovModel, t: int) -> None:
             model.shocks.append((t + ev.duration, ev))
             who = ev.donor if ev.donor != "all" else "all donors"
             model.log("funding_shock", ev.note or f"{who}: funding x{ev.factor:g} for {ev.duration} steps", who)
+        elif isinstance(ev, Compact):
+            designate(model, ev, t)
         elif isinstance(ev, TrustFund):
             model.trust_funds.append((t + ev.duration, ev))
             model.log("trust_fund", ev.note or f"{ev.donor} opens a trust fund of {ev.amount:g}m per step", ev.donor)
     model.shocks = [(end, ev) for end, ev in model.shocks if end > t]
     model.trust_funds = [(end, ev) for end, ev in model.trust_funds if end > t]
+
+
+def designate(model: MigovModel, ev: Compact, t: int) -> None:
+    """A compact designates a coordinator (moral authority: seed 003, IOM and the GCM), opens a
+    pooled fund, and its indicator framework makes every donor weigh knowledge more."""
+    i = model.io.names.index(ev.coordinator)
+    model.io.authority[i] = min(1.0, model.io.authority[i] + ev.authority)
+    model.dn.weights[:, 4] += ev.indicator_weight
+    if ev.fund > 0:
+        model.trust_funds.append((t + ev.duration, ev))
+    text = ev.note or (f"a compact designates {ev.coordinator} as coordinator"
+                       + (f" and opens a pooled fund of {ev.fund:g}m per step" if ev.fund > 0 else ""))
+    model.log("compact", text, ev.coordinator)
+
+
+def _fund_hosts(model: MigovModel, regions: list[str]) -> np.ndarray | None:
+    if not regions:
+        return None
+    hosts = np.zeros(model.hs.n, dtype=bool)
+    for r in regions:
+        hosts |= model.hs.in_region(r)
+    return hosts
 
 
 def set_envelopes(model: MigovModel, t: int) -> None:
@@ -82,14 +106,16 @@ def funding_calls(model: MigovModel, budget_for_venue: float) -> tuple[list[Call
              grants=grant_count(p.grants_max, float(dn.scale[d])), label=dn.names[d])
         for d in range(dn.n)
     ]
+    share = dn.envelope / total if total > 0 else np.full(dn.n, 1.0 / dn.n)
     for _, ev in model.trust_funds:
-        hosts = np.zeros(model.hs.n, dtype=bool)
-        for r in ev.regions:
-            hosts |= model.hs.in_region(r)
-        calls.append(Call(
-            donor=dn.names.index(ev.donor), pool=ev.amount, grants=ev.grants,
-            issues=np.array([sc.issues.index(k) for k in ev.issues]), hosts=hosts, label="trust fund",
-        ))
+        hosts = _fund_hosts(model, ev.regions)
+        issues = np.array([sc.issues.index(k) for k in ev.issues]) if ev.issues else None
+        if isinstance(ev, TrustFund):
+            calls.append(Call(donor=dn.names.index(ev.donor), pool=ev.amount, grants=ev.grants,
+                              issues=issues, hosts=hosts, label="fund"))
+        else:  # a compact's pooled fund: every donor pays its share and scores bids itself
+            calls += [Call(donor=d, pool=ev.fund * share[d], grants=max(1, round(ev.grants * share[d])),
+                           issues=issues, hosts=hosts, label="fund") for d in range(dn.n) if share[d] > 0]
     core = (1.0 - dn.earmarking) * available
     return calls, core, levy
 

@@ -103,7 +103,7 @@ def bid_features(model: MigovModel, bids: Bids) -> np.ndarray:
     fit = prio[:, bids.issue] * dn.host_weight[:, bids.host] * (pr / (pr + 1.0))[None, :]
     fam = dn.familiarity[:, b]
     know = np.vstack([model.visibility, np.broadcast_to(ng.expertise[:, None], (ng.n, K))])[b, bids.issue]
-    norm = np.concatenate([io.anchor, ng.normative])[b]
+    norm = np.concatenate([io.standing, ng.normative])[b]
     feats = np.empty((6, D, B))
     feats[0] = legit
     feats[1] = rep[None, :]

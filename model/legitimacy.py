@@ -62,7 +62,7 @@ def update_legitimacy(model: MigovModel) -> None:
         + p.gain_partnership * S[:, None]
         + p.knowledge_partnership_synergy * amplify * K_d * S[:, None]
         + p.gain_performance * np.tanh(model.perf_donor)
-        + p.gain_normative * io.anchor[:, None] * w[:, 5][None, :]
+        + p.gain_normative * io.standing[:, None] * w[:, 5][None, :]
     )
     auth_partners = io.partner_host.astype(float) @ hs.authoritarian  # (I,)
     loss_d = (
@@ -92,7 +92,7 @@ def update_legitimacy(model: MigovModel) -> None:
         p.gain_knowledge * amplify * K_p
         + p.gain_partnership * S
         + p.knowledge_partnership_synergy * amplify * K_p * S
-        + p.gain_normative * io.anchor
+        + p.gain_normative * io.standing
         + p.gain_partnership * model.venue_visibility
     )
     loss_p = model.contest_hits + model.peer_loss

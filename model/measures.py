@@ -85,6 +85,12 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["budget_gini"] = gini(budgets)
     out["ngo_income_direct"] = float(ng.income_direct.sum())
     out["ngo_income_subcontract"] = float(ng.income_subcontract.sum())
+    if model.has_funds:  # trust funds and pooled compact funds: who captured them, cumulatively
+        fund_total = float(model.fund_received.sum())
+        for i, name in enumerate(io.names):
+            out[f"fund_share_{name}"] = float(model.fund_received[i] / fund_total) if fund_total > 0 else np.nan
+        out["fund_share_NGOs"] = float(model.fund_received[io.n:].sum() / fund_total) if fund_total > 0 else np.nan
+        out["fund_total"] = fund_total
     out["uncertainty"] = model.uncertainty
     out["ledger_error"] = model.ledger_error()
     return out

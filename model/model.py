@@ -48,6 +48,9 @@ class MigovModel(mesa.Model):
         self.portfolio = projects.Portfolio()
         self.venue_visibility = np.zeros(len(scenario.organisations))  # set by the venue, read next step
         self.event_log: list[dict] = []
+        self.calls: list = []
+        self.fund_received = np.zeros(len(scenario.organisations) + len(scenario.ngos))  # cumulative
+        self.has_funds = any(getattr(ev, "fund", 0) > 0 or ev.type == "trust_fund" for ev in scenario.events)
 
         self.organisations = [InternationalOrganisation(self, i, n) for i, n in enumerate(self.io.names)]
         self.donors = [DonorState(self, d, n) for d, n in enumerate(self.dn.names)]
@@ -133,6 +136,7 @@ class MigovModel(mesa.Model):
         self.dn.disbursed += core
         self.ledger.donor_outflow += float(core.sum())
         self.large_grant_threshold = 0.05 * float(self.dn.envelope.sum())
+        self.calls = calls
         bids = funding.assemble_bids(self)
         return funding.choose_grants(self, bids, calls)
 

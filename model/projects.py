@@ -115,6 +115,8 @@ def disburse(model: MigovModel, grants: Grants) -> None:
         return
     io, ng, ledger = model.io, model.ng, model.ledger
     np.add.at(model.dn.disbursed, grants.donor, grants.amount)
+    from_fund = np.array([model.calls[c].label == "fund" for c in grants.call], dtype=bool)
+    np.add.at(model.fund_received, grants.bidder[from_fund], grants.amount[from_fund])
     ledger.donor_outflow += float(grants.amount.sum())
     is_io = grants.bidder < io.n
     model.earmarked_received += float(grants.amount.sum())

@@ -25,6 +25,7 @@ class OrganisationArrays:
     origin: Array  # (I, K) founding mandate the normative anchor pulls back to
     malleability: Array  # (I,)
     anchor: Array  # (I,)
+    authority: Array  # (I,) normative standing conferred by designation (e.g. a compact)
     overhead: Array  # (I,)
     efficiency: Array  # (I,)
     reputation: Array  # (I,)
@@ -48,6 +49,11 @@ class OrganisationArrays:
     @property
     def n(self) -> int:
         return len(self.names)
+
+    @property
+    def standing(self) -> Array:
+        """Normative standing: the normative anchor plus any designated authority."""
+        return np.clip(self.anchor + self.authority, 0.0, 1.0)
 
 
 @dataclass
@@ -170,6 +176,7 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
         origin=mandate.copy(),
         malleability=np.array([o.malleability for o in orgs]),
         anchor=np.array([o.normative_anchor for o in orgs]),
+        authority=np.zeros(I),
         overhead=np.array([o.overhead_rate for o in orgs]),
         efficiency=np.array([o.efficiency for o in orgs]),
         reputation=record.copy(),
@@ -180,8 +187,8 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
         legit_donor=np.repeat(legit0[:, None], D, axis=1),
         legit_host=np.repeat(legit0[:, None], H, axis=1),
         legit_peer=legit0.copy(),
-        partner_io=np.zeros((I, I), dtype=bool),
-        partner_host=np.zeros((I, H), dtype=bool),
+        partner_io=_initial_partners(orgs, org_names),
+        partner_host=np.array([[h in o.working_groups for h in host_names] for o in orgs], dtype=bool).reshape(I, H),
         partner_ngo=np.zeros((I, N), dtype=bool),
         values=np.array([_vector(o.strategy, list(ACTIONS)) for o in orgs]).reshape(I, A),
         core=np.array([o.core_funds for o in orgs]),
@@ -250,6 +257,17 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
         income_subcontract=np.zeros(N),
     )
     return io, dn, hs, ng
+
+
+def _initial_partners(orgs: list, names: list[str]) -> Array:
+    """Symmetric global-global partnerships named in either partner's ``partners`` list."""
+    n = len(names)
+    adj = np.zeros((n, n), dtype=bool)
+    for i, o in enumerate(orgs):
+        for other in o.partners:
+            j = names.index(other)
+            adj[i, j] = adj[j, i] = True
+    return adj
 
 
 def issue_sensitivity(sc: Scenario) -> Array:
