@@ -91,6 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-figures", action="store_true", help="do not draw figures")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("scenarios", help="list the scenario library", description="List the scenarios.")
+    lst.set_defaults(func=cmd_scenarios)
+
+    show = sub.add_parser("show", help="a scenario's narrative, sources and what differs from its base",
+                          description="Print a scenario's narrative, sources and the parameters that differ "
+                                      "from its base.")
+    show.add_argument("scenario", help="scenario name or path")
+    show.set_defaults(func=cmd_show)
+
+    cmp = sub.add_parser("compare", help="run scenarios over replicate seeds and compare them",
+                         description="Run each scenario over N replicate seeds (the same seeds for every "
+                                     "scenario) in parallel, and write overlaid figures (median and "
+                                     "interquartile band) and a table of final-state differences with "
+                                     "bootstrap confidence intervals.")
+    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="two or more scenario names or paths")
+    cmp.add_argument("--replicates", "-n", type=positive_int, default=10, help="seeds per scenario (default 10)")
+    cmp.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    cmp.add_argument("--steps", type=positive_int, default=None, help="steps per run (default: each scenario's)")
+    cmp.add_argument("--seed", type=seed_int, default=0, help="base seed the replicate seeds derive from")
+    cmp.add_argument("--out", type=Path, default=None, help="output folder (default results/compare/A_vs_B)")
+    cmp.add_argument("--no-figures", action="store_true", help="do not draw figures")
+    cmp.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    cmp.set_defaults(func=cmd_compare)
     return parser
 
 
@@ -103,6 +127,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
     run_and_write(scenario, path, args, out)
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from .library import list_scenarios
+
+    print(list_scenarios(scenario_dirs()))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .library import describe
+
+    print(describe(find_scenario(args.scenario)))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import markdown_table
+    from .compare_command import compare_scenarios, write_comparison
+
+    if len(args.scenarios) < 2:
+        raise UsageError("compare needs at least two scenarios")
+    paths = [find_scenario(s) for s in args.scenarios]
+    out = args.out or Path("results") / "compare" / "_vs_".join(p.stem for p in paths)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    cmp, prov = compare_scenarios(paths, args.replicates, args.workers, args.steps, args.seed, args.quiet)
+    write_comparison(cmp, prov, out, figures=not args.no_figures)
+    if not args.quiet:
+        print(markdown_table(cmp.differences))
+        funds = cmp.means[cmp.means["measure"].str.startswith("fund_share_")]
+        if len(funds):
+            from .compare import markdown_means
+
+            print("\nWho captured the trust or pooled funds (final cumulative shares):")
+            print(markdown_means(funds))
+        if prov["failures"]:
+            print(f"\n{len(prov['failures'])} runs failed; see manifest.json")
+        print(f"\nResults in {out}/ (runs, final, differences as Parquet; differences.csv/.md; figures/)")
     return 0
 
 
