@@ -135,10 +135,13 @@ def _band(ax, df: pd.DataFrame, measure: str, colour: str, label: str) -> None:
     ax.plot(q.index, q[0.5], color=colour, lw=2, label=label)
 
 
-def plot_measures(runs: pd.DataFrame, labels: list[str], window: int) -> plt.Figure:
+def plot_measures(runs: pd.DataFrame, labels: list[str], window: int, only: list[str] | None = None) -> plt.Figure:
     sm = smooth(runs[runs["step"] > 0], window)
     measures = key_measures(runs)
-    ncol = 4
+    if only is not None:
+        titles = dict(measures)
+        measures = [(m, titles.get(m, m.replace("_", " "))) for m in only if m in runs.columns]
+    ncol = min(4, len(measures))
     nrow = int(np.ceil(len(measures) / ncol))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.4 * nrow), layout="constrained", squeeze=False)
