@@ -141,7 +141,7 @@ def plot_measures(runs: pd.DataFrame, labels: list[str], window: int, only: list
     if only is not None:
         titles = dict(measures)
         measures = [(m, titles.get(m, m.replace("_", " "))) for m in only if m in runs.columns]
-    ncol = min(4, len(measures))
+    ncol = min(3 if len(measures) <= 6 else 4, len(measures))
     nrow = int(np.ceil(len(measures) / ncol))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.4 * nrow), layout="constrained", squeeze=False)
