@@ -15,6 +15,7 @@ from pathlib import Path
 from model import ScenarioError, load_scenario
 
 from . import __version__
+from .sweep import SweepError
 
 EXIT_USAGE = 2
 
@@ -115,7 +116,37 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--no-figures", action="store_true", help="do not draw figures")
     cmp.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     cmp.set_defaults(func=cmd_compare)
+
+    sw = sub.add_parser("sweep", help="run an experiment file: a design over a scenario, with replicates",
+                        description="Run an experiment (experiments/*.yaml): every design point x replicate, "
+                                    "streamed to Parquet as batches finish. Running the same command again on "
+                                    "the same output folder resumes it.")
+    sw.add_argument("experiment", help="experiment file (YAML)")
+    sw.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
+    sw.add_argument("--executor", choices=("processes", "dask", "serial"), default="processes",
+                    help="local processes (default), dask.distributed, or serial in this process")
+    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask")
+    sw.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
+                    help="run only the I-th of N slices of the runs (for a SLURM job array)")
+    sw.add_argument("--resume", action="store_true",
+                    help="continue an interrupted sweep (the default whenever the folder holds this experiment)")
+    sw.add_argument("--dry-run", action="store_true", help="print the runs and a time estimate; run nothing")
+    sw.add_argument("--out", type=Path, default=None, help="output folder (default: the experiment's, or "
+                                                           "results/sweeps/<name>)")
+    sw.add_argument("--chunk", type=positive_int, default=None, help="runs per batch (default: automatic)")
+    sw.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    sw.set_defaults(func=cmd_sweep)
     return parser
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    from .sweep import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -170,6 +201,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiment import load_experiment
+    from .parallel import default_workers
+    from .sweep import run_sweep
+    from .sweep_plan import dry_run
+
+    loaded = load_experiment(args.experiment)
+    exp = loaded.exp
+    out = args.out or (Path(exp.output) if exp.output else Path("results") / "sweeps" / exp.name)
+    executor = "dask" if args.scheduler else args.executor
+    workers = args.workers or default_workers()
+    if args.dry_run:
+        print(dry_run(loaded, workers))
+        return 0
+    report = run_sweep(loaded, out, workers=workers, executor=executor, scheduler=args.scheduler,
+                       shard=args.shard, chunk=args.chunk, quiet=args.quiet)
+    if not args.quiet:
+        shard = f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else ""
+        print(f"{exp.name}{shard}: {report.ran} runs in {report.wall_time_s:.1f} s, {report.failed} failed; "
+              f"{report.done_before} were already done; {report.total} in all.")
+        print(f"Results in {out}/  (load with experiments.sweep.load_results('{out}'); "
+              f"analyse with: migov analyse {out})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -179,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"migov: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as err:
+        print(f"migov: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except SweepError as err:
         print(f"migov: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -569,6 +569,31 @@ def set_path(data: dict, dotted: str, value: Any, source: str = "--set") -> dict
     return data
 
 
+def expand_path(data: dict, dotted: str, source: str = "--set") -> list[str]:
+    """Expand ``*`` in a dotted path over the names present at that level (``donors.*.trend``
+    is every donor's trend)."""
+    parts = dotted.split(".")
+    if "*" not in parts:
+        return [dotted]
+    k = parts.index("*")
+    node: Any = data
+    for part in parts[:k]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or not node:
+        raise ScenarioError(source, ".".join(parts[: k + 1]), "'*' needs a mapping of named entities here")
+    out: list[str] = []
+    for name in node:
+        out += expand_path(data, ".".join([*parts[:k], name, *parts[k + 1 :]]), source)
+    return out
+
+
+def set_paths(data: dict, dotted: str, value: Any, source: str = "--set") -> dict:
+    """``set_path`` for every path ``dotted`` expands to (see ``expand_path``)."""
+    for path in expand_path(data, dotted, source):
+        set_path(data, path, value, source)
+    return data
+
+
 def parse_value(text: str) -> Any:
     """Parse the right-hand side of ``--set key=value`` as YAML (numbers, booleans, lists)."""
     try:
@@ -584,5 +609,5 @@ def apply_overrides(data: Any, overrides: list[str], source: str) -> dict:
         if "=" not in item:
             raise ScenarioError("--set", item, "expected key=value")
         key, _, raw = item.partition("=")
-        set_path(data, key.strip(), parse_value(raw), source="--set")
+        set_paths(data, key.strip(), parse_value(raw), source="--set")
     return data
