@@ -102,7 +102,8 @@ class Experiment(Strict):
         if continuous:
             bad = [p for p, s in self.parameters.items() if s.range is None]
             if bad:
-                raise ValueError(f"a {self.design.type} design needs a 'range' for every parameter; {bad[0]} has levels")
+                raise ValueError(f"a {self.design.type} design needs a 'range' for every parameter; "
+                                 f"{bad[0]} has levels")
         if self.design.type == "grid":
             bad = [p for p, s in self.parameters.items() if s.range is not None and s.points is None]
             if bad:
