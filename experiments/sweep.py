@@ -220,6 +220,13 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def auto_chunk(n: int, workers: int) -> int:
+    """Runs per batch: about eight batches per worker so the load stays balanced, but at least
+    eight runs (or an even share) so writing a part costs little against the runs in it."""
+    w = max(1, workers)
+    return max(1, min(64, max(min(8, math.ceil(n / w)), math.ceil(n / (w * 8)))))
+
+
 def chunks(items: list, size: int) -> Iterator[list]:
     for k in range(0, len(items), size):
         yield items[k : k + size]
@@ -293,7 +300,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
     todo = [(int(r["run_id"]), int(r["seed"]), {p: _plain(r[p]) for p in params}) for _, r in todo_rows.iterrows()]
     ctx = Context(str(loaded.path), str(loaded.scenario_path), loaded.scenario_data,
                   loaded.exp.model_dump(mode="json"), loaded.exp.steps, loaded.exp.collect.model_dump(mode="json"))
-    size = chunk or max(1, min(64, math.ceil(len(todo) / max(1, workers * 8))))
+    size = chunk or auto_chunk(len(todo), workers)
     provenance = {"experiment_hash": loaded.hash, "experiment": loaded.exp.name, "versions": package_versions()}
     t0 = time.perf_counter()
     failed = ran = 0
@@ -330,6 +337,17 @@ class SweepResults:
     @property
     def parameters(self) -> list[str]:
         return list(self.design.columns)
+
+    def rerun_args(self, run_id: int) -> list[str]:
+        """The ``migov run`` arguments that repeat one run of the sweep alone."""
+        row = self.runs.set_index("run_id").loc[int(run_id)]
+        args = ["run", self.manifest["scenario_file"], "--seed", str(int(row["seed"]))]
+        steps = self.manifest["experiment"].get("steps")
+        if steps:
+            args += ["--steps", str(steps)]
+        for p in self.parameters:
+            args += ["--set", f"{p}={_plain(row[p])!r}"]
+        return args
 
 
 def load_results(folder: str | Path, series: bool = True, agents: bool = False) -> SweepResults:
