@@ -65,22 +65,27 @@ def build_design(exp: Experiment, folder: Path | None = None) -> pd.DataFrame:
         if df.empty:
             raise ScenarioError(str(path), "", "the design file has no rows")
         return df.reset_index(drop=True)
+    unit = unit_sample(exp)
+    return pd.DataFrame({n: _from_unit(unit[:, j], exp.parameters[n]) for j, n in enumerate(names)})
+
+
+def unit_sample(exp: Experiment) -> np.ndarray | None:
+    """The sampler's points in the unit cube (lhs, sobol, morris), before they are mapped onto
+    each parameter's distribution; SALib's analyses take these. None for grid and csv."""
+    d, names = exp.design, list(exp.parameters)
     rng_seed = int(np.random.SeedSequence([exp.seed, 1]).generate_state(1)[0])
     if d.type == "lhs":
-        unit = qmc.LatinHypercube(d=len(names), scramble=d.scramble, seed=rng_seed).random(d.size)
-    elif d.type == "sobol":
+        return qmc.LatinHypercube(d=len(names), scramble=d.scramble, seed=rng_seed).random(d.size)
+    if d.type == "sobol":
         from SALib.sample import sobol as saltelli
 
-        unit = saltelli.sample(salib_problem(exp), d.size, calc_second_order=d.second_order,
+        return saltelli.sample(salib_problem(exp), d.size, calc_second_order=d.second_order,
                                scramble=d.scramble, seed=rng_seed)
-    else:  # morris
+    if d.type == "morris":
         from SALib.sample import morris
 
-        unit = morris.sample(salib_problem(exp), d.size, num_levels=d.levels, seed=rng_seed)
-    cols = {n: _from_unit(unit[:, j], exp.parameters[n]) for j, n in enumerate(names)}
-    df = pd.DataFrame(cols)
-    df.attrs["unit"] = unit
-    return df
+        return morris.sample(salib_problem(exp), d.size, num_levels=d.levels, seed=rng_seed)
+    return None
 
 
 def run_table(exp: Experiment, design: pd.DataFrame) -> pd.DataFrame:

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from model import MigovModel, ScenarioError
 
-from .design import build_design, run_table
+from .design import build_design, run_table, unit_sample
 from .experiment import Collect, LoadedExperiment
 from .runner import package_versions
 from .storage import write_json
@@ -204,6 +204,10 @@ def prepare_folder(out: Path, loaded: LoadedExperiment, design: pd.DataFrame, ru
         "layout": "runs.parquet (run table) + parts/chunk-*/{status,final,series,agents}.parquet",
     }
     _write_atomic(out / "design.parquet", lambda p: design.to_parquet(p, index=False))
+    unit = unit_sample(loaded.exp)
+    if unit is not None:  # the sampler's unit-cube points, for SALib's analyses
+        unit_df = pd.DataFrame(unit, columns=list(design.columns))
+        _write_atomic(out / "design_unit.parquet", lambda p: unit_df.to_parquet(p, index=False))
     _write_atomic(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
     _write_atomic(manifest_path, lambda p: write_json(manifest, p))
     return manifest
