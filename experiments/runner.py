@@ -69,6 +69,10 @@ def run_scenario(
         if on_step is not None:
             on_step(m.steps)
     wall = time.perf_counter() - start
+    model_df = m.model_frame()
+    agents_df = m.agent_frame() if collect_agents else pd.DataFrame()
+    events_df, net_df = m.events_frame(), network_frame(m)
+    m.release()
     provenance = {
         "scenario": scenario_name or scenario.title,
         "scenario_title": scenario.title,
@@ -79,12 +83,6 @@ def run_scenario(
         "steps_per_year": scenario.simulation.steps_per_year,
         "versions": package_versions(),
         "wall_time_s": round(wall, 4),
-        "max_ledger_error": float(m.model_frame()["ledger_error"].max()),
+        "max_ledger_error": float(model_df["ledger_error"].max()),
     }
-    return RunResult(
-        model=m.model_frame(),
-        agents=m.agent_frame() if collect_agents else pd.DataFrame(),
-        events=m.events_frame(),
-        network=network_frame(m),
-        provenance=provenance,
-    )
+    return RunResult(model=model_df, agents=agents_df, events=events_df, network=net_df, provenance=provenance)

@@ -104,12 +104,21 @@ def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, ste
         series = df[keep_rows].copy()
         series.insert(0, "run_id", run_id)
         out["series"] = series
-    if collect.agents:
-        agents = m.agent_frame()
+    agents = m.agent_frame() if collect.agents else None
+    m.release()
+    if agents is not None:
         agents = agents[(agents["step"] % collect.stride == 0) | (agents["step"] == agents["step"].max())].copy()
         agents.insert(0, "run_id", run_id)
         out["agents"] = agents
     return out
+
+
+def run_and_write(ctx: Context, runs: list[tuple[int, int, dict]], out: str, provenance: dict) -> tuple[int, int]:
+    """Run a batch in a worker and write it there (no results travel back through pickling,
+    and the coordinating process stays idle). Returns (runs, failures)."""
+    batch = run_batch(ctx, runs)
+    write_batch(Path(out), batch, provenance)
+    return batch.n, batch.failed
 
 
 def run_batch(ctx: Context, runs: list[tuple[int, int, dict]]) -> Batch:
@@ -250,19 +259,30 @@ def _dask_client(workers: int, scheduler: str | None):
     return Client(cluster), cluster
 
 
+def _pool_context():
+    """Worker processes are forked where the platform allows it: they start at once with the
+    model already imported (Mesa sets ``spawn`` as the default, which re-imports everything in
+    every worker). Elsewhere they are spawned."""
+    import multiprocessing as mp
+
+    return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+
+
 def execute(ctx: Context, todo: list[tuple[int, int, dict]], workers: int, executor: str, scheduler: str | None,
-            chunk: int) -> Iterator[Batch]:
-    """Run ``todo`` in batches on the chosen executor, yielding batches as they finish."""
+            chunk: int, out: Path, provenance: dict) -> Iterator[tuple[int, int]]:
+    """Run ``todo`` in batches on the chosen executor; each batch is written where it ran.
+    Yields (runs, failures) per batch as batches finish."""
     batches = list(chunks(todo, chunk))
+    args = (str(Path(out).resolve()), provenance)
     if executor == "serial" or (executor == "processes" and workers == 1):
         for b in batches:
-            yield run_batch(ctx, b)
+            yield run_and_write(ctx, b, *args)
         return
     if executor == "processes":
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_batch, ctx, b) for b in batches}
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+            futures = {pool.submit(run_and_write, ctx, b, *args) for b in batches}
             for fut in as_completed(futures):
                 futures.discard(fut)
                 yield fut.result()
@@ -271,7 +291,8 @@ def execute(ctx: Context, todo: list[tuple[int, int, dict]], workers: int, execu
     try:
         from dask.distributed import as_completed as dask_completed
 
-        futures = client.map(run_batch, [ctx] * len(batches), batches, pure=False)
+        futures = client.map(run_and_write, [ctx] * len(batches), batches, [args[0]] * len(batches),
+                             [provenance] * len(batches), pure=False)
         for fut in dask_completed(futures):
             yield fut.result()
             fut.release()
@@ -311,11 +332,10 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
     label = loaded.exp.name + (f" shard {shard[0]}/{shard[1]}" if shard else "")
     with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=label, unit="run", disable=quiet or None,
               file=sys.stderr, smoothing=0.1) as bar:
-        for batch in execute(ctx, todo, workers, executor, scheduler, size):
-            write_batch(out, batch, provenance)
-            ran += batch.n
-            failed += batch.failed
-            bar.update(batch.n)
+        for n, n_failed in execute(ctx, todo, workers, executor, scheduler, size, out, provenance):
+            ran += n
+            failed += n_failed
+            bar.update(n)
             bar.set_postfix(failed=failed)
     return SweepReport(out, len(mine), len(mine) - len(todo), ran, failed, time.perf_counter() - t0)
 

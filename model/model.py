@@ -304,6 +304,14 @@ class MigovModel(mesa.Model):
             }
         return mesa.DataCollector(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
 
+    def release(self) -> None:
+        """Let go of this model once its data have been read.
+
+        Mesa 3.3's ``Agent._ids`` is a class-level dict keyed by model, so every model ever
+        created stays referenced and memory grows with every run of a long sweep. This drops
+        the entry (the frames read before stay valid)."""
+        mesa.Agent._ids.pop(self, None)
+
     def model_frame(self) -> pd.DataFrame:
         df = self.datacollector.get_model_vars_dataframe()
         df.index.name = "step"

@@ -245,3 +245,18 @@ def test_errors_name_the_file():
     with pytest.raises(ScenarioError) as err:
         load_experiment(ROOT / "nope.yaml")
     assert err.value.source.endswith("nope.yaml")
+
+
+def test_runs_release_their_models():
+    """Mesa 3.3 keeps every model in Agent._ids; the runners release theirs so long sweeps do
+    not grow in memory."""
+    import mesa
+
+    from experiments.runner import run_scenario
+    from model import load_scenario
+
+    sc = load_scenario(BASELINE)
+    before = len(mesa.Agent._ids)
+    for seed in range(3):
+        run_scenario(sc, seed, steps=2, collect_agents=False)
+    assert len(mesa.Agent._ids) == before
