@@ -137,6 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--chunk", type=positive_int, default=None, help="runs per batch (default: automatic)")
     sw.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     sw.set_defaults(func=cmd_sweep)
+
+    an = sub.add_parser("analyse", aliases=["analyze"],
+                        help="figures, sensitivity indices and a summary of a sweep's results",
+                        description="Analyse a sweep's output folder: each measure against each parameter (grid: "
+                                    "means with replicate spread and heatmaps; lhs/csv: scatter plots and Spearman "
+                                    "correlations; morris: elementary effects; sobol: first-order and total "
+                                    "indices), the share of variance that is replicate noise, and summary.md.")
+    an.add_argument("output", type=Path, metavar="OUTPUT", help="a sweep's output folder")
+    an.add_argument("--measures", nargs="+", default=None, metavar="MEASURE",
+                    help="measures to analyse (default: a key list: hhi, funding shares, legitimacy, overlap, "
+                         "mandate breadth, offices, contestations, network density, knowledge)")
+    an.add_argument("--out", type=Path, default=None, help="folder for figures, tables and summary.md "
+                                                           "(default OUTPUT/analysis)")
+    an.add_argument("--quiet", "-q", action="store_true", help="print nothing")
+    an.set_defaults(func=cmd_analyse)
     return parser
 
 
@@ -223,6 +238,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"{report.done_before} were already done; {report.total} in all.")
         print(f"Results in {out}/  (load with experiments.sweep.load_results('{out}'); "
               f"analyse with: migov analyse {out})")
+    return 0
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from .analyse import run_analysis
+
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a folder")
+    an, out = run_analysis(args.output, args.measures, args.out)
+    if not args.quiet:
+        ok = len(an.data)
+        print(f"{an.experiment.get('name', args.output)}: {an.design_type} design, {ok} runs analysed "
+              f"({len(an.measures)} measures x {len(an.parameters)} parameters).")
+        print(f"Summary, tables and figures in {out}/ (open {out / 'summary.md'})")
     return 0
 
 

@@ -43,6 +43,7 @@ from .runner import package_versions
 from .storage import write_json
 
 TABLES = ("status", "final", "series", "agents")
+tqdm.monitor_interval = 0  # no tqdm monitor thread: worker processes are forked from this one
 
 
 class SweepError(Exception):
