@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run only the I-th of N slices of the runs (for a SLURM job array)")
     sw.add_argument("--resume", action="store_true",
                     help="continue an interrupted sweep (the default whenever the folder holds this experiment)")
+    sw.add_argument("--retry-failed", action="store_true", help="also run again the runs that failed before")
     sw.add_argument("--dry-run", action="store_true", help="print the runs and a time estimate; run nothing")
     sw.add_argument("--out", type=Path, default=None, help="output folder (default: the experiment's, or "
                                                            "results/sweeps/<name>)")
@@ -231,7 +232,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(dry_run(loaded, workers))
         return 0
     report = run_sweep(loaded, out, workers=workers, executor=executor, scheduler=args.scheduler,
-                       shard=args.shard, chunk=args.chunk, quiet=args.quiet)
+                       shard=args.shard, chunk=args.chunk, quiet=args.quiet, retry_failed=args.retry_failed)
     if not args.quiet:
         shard = f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else ""
         print(f"{exp.name}{shard}: {report.ran} runs in {report.wall_time_s:.1f} s, {report.failed} failed; "

@@ -111,7 +111,9 @@ class Experiment(Strict):
         return self
 
     def content_hash(self) -> str:
-        blob = json.dumps(self.model_dump(mode="json", exclude={"output"}), sort_keys=True)
+        # parameter order shapes lhs/sobol/morris designs, so it is part of the identity
+        content = {**self.model_dump(mode="json", exclude={"output"}), "parameter_order": list(self.parameters)}
+        blob = json.dumps(content, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -164,7 +164,9 @@ def write_batch(out: Path, batch: Batch, provenance: dict) -> Path:
 
 
 def part_files(out: Path, table: str) -> list[Path]:
-    return sorted((out / "parts").glob(f"chunk-*/{table}.parquet"))
+    """A table's parts in the order they were written (a retried run's later record wins)."""
+    files = list((out / "parts").glob(f"chunk-*/{table}.parquet"))
+    return sorted(files, key=lambda f: (f.parent.stat().st_mtime_ns, f.parent.name))
 
 
 def read_table(out: Path, table: str) -> pd.DataFrame:
@@ -174,11 +176,13 @@ def read_table(out: Path, table: str) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
-def finished_runs(out: Path) -> set[int]:
-    ids: set[int] = set()
+def finished_runs(out: Path, include_failed: bool = True) -> set[int]:
+    """Runs with a recorded status (only successful ones if ``include_failed`` is false)."""
+    status: dict[int, str] = {}
     for f in part_files(out, "status"):
-        ids.update(pq.read_table(f, columns=["run_id"]).column("run_id").to_pylist())
-    return ids
+        t = pq.read_table(f, columns=["run_id", "status"])
+        status.update(zip(t.column("run_id").to_pylist(), t.column("status").to_pylist(), strict=True))
+    return {r for r, s in status.items() if include_failed or s == "ok"}
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -315,11 +319,11 @@ class SweepReport:
 
 def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: str = "processes",
               scheduler: str | None = None, shard: tuple[int, int] | None = None, chunk: int | None = None,
-              quiet: bool = False) -> SweepReport:
+              quiet: bool = False, retry_failed: bool = False) -> SweepReport:
     design = build_design(loaded.exp, loaded.path.parent)
     runs = run_table(loaded.exp, design)
     prepare_folder(out, loaded, design, runs)
-    done = finished_runs(out)
+    done = finished_runs(out, include_failed=not retry_failed)
     mine = runs if shard is None else runs[runs["run_id"] % shard[1] == shard[0] - 1]
     todo_rows = mine[~mine["run_id"].isin(done)]
     params = list(design.columns)
@@ -384,12 +388,17 @@ def load_results(folder: str | Path, series: bool = True, agents: bool = False) 
     design = pd.read_parquet(out / "design.parquet")
     runs = pd.read_parquet(out / "runs.parquet")
     status = read_table(out, "status")
+    final = read_table(out, "final")
+    if len(final):
+        final = final.drop_duplicates("run_id", keep="last").reset_index(drop=True)
     if len(status):
         status = status.drop_duplicates("run_id", keep="last")
         runs = runs.merge(status, on="run_id", how="left")
     else:
         runs = runs.assign(status=None, error=None, wall_time_s=np.nan, worker_pid=np.nan)
     runs["status"] = runs["status"].fillna("pending")
-    return SweepResults(out, manifest, design, runs, read_table(out, "final"),
-                        read_table(out, "series") if series else pd.DataFrame(),
+    series_df = read_table(out, "series") if series else pd.DataFrame()
+    if len(series_df):
+        series_df = series_df.drop_duplicates(["run_id", "step"], keep="last").reset_index(drop=True)
+    return SweepResults(out, manifest, design, runs, final, series_df,
                         read_table(out, "agents") if agents else pd.DataFrame())

@@ -260,3 +260,25 @@ def test_runs_release_their_models():
     for seed in range(3):
         run_scenario(sc, seed, steps=2, collect_agents=False)
     assert len(mesa.Agent._ids) == before
+
+
+def test_parameter_order_is_part_of_the_experiment_identity():
+    a = exp_of(parameters={"parameters.uncertainty": {"range": [0, 1]}, "donors.EU.trend": {"range": [0, 0.1]}},
+               design={"type": "lhs", "size": 4})
+    b = exp_of(parameters={"donors.EU.trend": {"range": [0, 0.1]}, "parameters.uncertainty": {"range": [0, 1]}},
+               design={"type": "lhs", "size": 4})
+    assert a.content_hash() != b.content_hash()
+
+
+def test_retry_failed_runs_again_and_the_new_record_wins(tmp_path: Path):
+    (tmp_path / "points.csv").write_text("parameters.uncertainty\n0.2\n7.5\n", encoding="utf-8")
+    p = exp_file(tmp_path, "parameters: {parameters.uncertainty: {range: [0, 1]}}\n"
+                           "design: {type: csv, file: points.csv}\nsteps: 3\n")
+    run_sweep(load_experiment(p), tmp_path / "o", workers=1, executor="serial", quiet=True)
+    assert finished_runs(tmp_path / "o", include_failed=False) == {0}
+    (tmp_path / "points.csv").write_text("parameters.uncertainty\n0.2\n7.5\n", encoding="utf-8")
+    report = run_sweep(load_experiment(p), tmp_path / "o", workers=1, executor="serial", quiet=True,
+                       retry_failed=True)
+    assert report.ran == 1  # only the failed run, which fails again
+    res = load_results(tmp_path / "o")
+    assert res.runs["run_id"].is_unique and res.runs.set_index("run_id").loc[1, "status"] == "failed"
