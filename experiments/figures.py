@@ -79,20 +79,42 @@ def plot_funding_shares(ax: plt.Axes, model_df: pd.DataFrame, colours: dict[str,
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
-def plot_legitimacy(axes, agents_df: pd.DataFrame, model_df: pd.DataFrame, colours: dict[str, str]) -> None:
+def plot_legitimacy_audience(ax: plt.Axes, agents_df: pd.DataFrame, model_df: pd.DataFrame,
+                             colours: dict[str, str], audience: str) -> None:
+    """Each organisation's legitimacy with one audience (donors, hosts or peers), and the mean."""
     io = agents_df[agents_df["type"] == "organisation"]
     spy = _steps_per_year(model_df)
     start = model_df["year"].iloc[0]
+    col = f"legitimacy_{audience}"
+    for name, g in io.groupby("agent", sort=False):
+        ax.plot(start + g["step"] / spy, g[col], color=colours.get(name, "#444444"), lw=1.6, label=name)
+    ax.plot(model_df["year"], model_df[col], color="black", lw=2.5, ls="--", label="mean")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"with {audience}")
+    ax.set_xlabel("year")
+
+
+def plot_legitimacy(axes, agents_df: pd.DataFrame, model_df: pd.DataFrame, colours: dict[str, str]) -> None:
     for ax, audience in zip(axes, AUDIENCES, strict=True):
-        col = f"legitimacy_{audience}"
-        for name, g in io.groupby("agent", sort=False):
-            ax.plot(start + g["step"] / spy, g[col], color=colours.get(name, "#444444"), lw=1.6, label=name)
-        ax.plot(model_df["year"], model_df[col], color="black", lw=2.5, ls="--", label="mean")
-        ax.set_ylim(0, 1)
-        ax.set_title(f"with {audience}")
-        ax.set_xlabel("year")
+        plot_legitimacy_audience(ax, agents_df, model_df, colours, audience)
     axes[0].set_ylabel("legitimacy (0-1)")
     axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+
+
+def plot_offices_by_region(ax: plt.Axes, network_df: pd.DataFrame, colours: dict[str, str],
+                           organisations: list[str]) -> None:
+    """Country offices now, per region, stacked by organisation."""
+    offices = network_df[network_df["kind"] == "office"]
+    table = offices.groupby(["region", "source"]).size().unstack(fill_value=0)
+    table = table.reindex(columns=[o for o in organisations if o in table.columns])
+    left = np.zeros(len(table))
+    for org in table.columns:
+        ax.barh(table.index, table[org], left=left, color=colours.get(org, "#444"), label=org)
+        left += table[org].to_numpy()
+    ax.set_xlabel("country offices")
+    ax.set_title("Offices per region")
+    ax.invert_yaxis()
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
 def plot_mandates(axes, agents_df: pd.DataFrame, model_df: pd.DataFrame, colours: dict[str, str]) -> None:
@@ -202,6 +224,10 @@ def figure_set(model_df: pd.DataFrame, agents_df: pd.DataFrame, network_df: pd.D
         fig, axes = plt.subplots(1, 4, figsize=(18, 4.2), layout="constrained")
         plot_overview(axes, model_df)
         figs["overview"] = fig
+        if "region" in network_df.columns and (network_df["kind"] == "office").any():
+            fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
+            plot_offices_by_region(ax, network_df, colours, orgs)
+            figs["offices"] = fig
         if title:
             for f in figs.values():
                 if f._suptitle is None:

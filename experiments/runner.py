@@ -36,17 +36,39 @@ class RunResult:
 
 
 def network_frame(m: MigovModel) -> pd.DataFrame:
-    """The partnership network at the end of the run as an edge list."""
+    """The partnership network and offices now, as an edge list (with the host's region)."""
     io, hs, ng = m.io, m.hs, m.ng
     rows = []
     for i, j in zip(*np.nonzero(np.triu(io.partner_io, 1)), strict=True):
-        rows.append((io.names[i], io.names[j], "global-global"))
+        rows.append((io.names[i], io.names[j], "global-global", ""))
     for i, h in zip(*np.nonzero(io.partner_host), strict=True):
-        rows.append((io.names[i], hs.names[h], "global-local (government)"))
+        rows.append((io.names[i], hs.names[h], "global-local (government)", hs.region[h]))
     for i, n in zip(*np.nonzero(io.partner_ngo), strict=True):
-        rows.append((io.names[i], ng.names[n], "global-local (NGO)"))
-    offices = [(io.names[i], hs.names[h], "office") for i, h in zip(*np.nonzero(io.office), strict=True)]
-    return pd.DataFrame(rows + offices, columns=["source", "target", "kind"])
+        rows.append((io.names[i], ng.names[n], "global-local (NGO)", hs.region[ng.host[n]]))
+    for i, h in zip(*np.nonzero(io.office), strict=True):
+        rows.append((io.names[i], hs.names[h], "office", hs.region[h]))
+    return pd.DataFrame(rows, columns=["source", "target", "kind", "region"])
+
+
+def result_of(m: MigovModel, scenario_name: str = "", wall_time: float = 0.0) -> RunResult:
+    """A model's frames and provenance as they stand (for a finished run or a live dashboard)."""
+    sc = m.scenario
+    model_df = m.model_frame()
+    agents_df = m.agent_frame() if m.datacollector.agenttype_reporters else pd.DataFrame()
+    provenance = {
+        "scenario": scenario_name or sc.title,
+        "scenario_title": sc.title,
+        "scenario_hash": sc.content_hash(),
+        "seed": int(m._seed) if m._seed is not None else None,
+        "steps": int(m.steps),
+        "start_year": sc.simulation.start_year,
+        "steps_per_year": sc.simulation.steps_per_year,
+        "versions": package_versions(),
+        "wall_time_s": round(wall_time, 4),
+        "max_ledger_error": float(model_df["ledger_error"].max()),
+    }
+    return RunResult(model=model_df, agents=agents_df, events=m.events_frame(), network=network_frame(m),
+                     provenance=provenance)
 
 
 def run_scenario(
@@ -68,21 +90,7 @@ def run_scenario(
         m.step()
         if on_step is not None:
             on_step(m.steps)
-    wall = time.perf_counter() - start
-    model_df = m.model_frame()
-    agents_df = m.agent_frame() if collect_agents else pd.DataFrame()
-    events_df, net_df = m.events_frame(), network_frame(m)
+    result = result_of(m, scenario_name, time.perf_counter() - start)
+    result.provenance["seed"] = int(seed)
     m.release()
-    provenance = {
-        "scenario": scenario_name or scenario.title,
-        "scenario_title": scenario.title,
-        "scenario_hash": scenario.content_hash(),
-        "seed": int(seed),
-        "steps": int(n),
-        "start_year": scenario.simulation.start_year,
-        "steps_per_year": scenario.simulation.steps_per_year,
-        "versions": package_versions(),
-        "wall_time_s": round(wall, 4),
-        "max_ledger_error": float(model_df["ledger_error"].max()),
-    }
-    return RunResult(model=model_df, agents=agents_df, events=events_df, network=net_df, provenance=provenance)
+    return result

@@ -31,7 +31,8 @@ def test_run_writes_tables_manifest_and_figures(short_run: Path):
     for name in ("model", "agents", "events", "network"):
         assert (short_run / f"{name}.parquet").is_file()
     figs = sorted(p.name for p in (short_run / "figures").glob("*.png"))
-    assert figs == ["funding_shares.png", "legitimacy.png", "mandates.png", "network.png", "overview.png"]
+    assert figs == ["funding_shares.png", "legitimacy.png", "mandates.png", "network.png", "offices.png",
+                    "overview.png"]
     man = json.loads((short_run / "manifest.json").read_text())
     assert man["seed"] == 5 and man["steps"] == 6
     assert len(man["scenario_hash"]) == 16
