@@ -153,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "(default OUTPUT/analysis)")
     an.add_argument("--quiet", "-q", action="store_true", help="print nothing")
     an.set_defaults(func=cmd_analyse)
+
+    dash = sub.add_parser("dashboard", help="the classroom dashboard in the browser (Mesa SolaraViz)",
+                          description="Start the dashboard on localhost and print its address: pick a scenario, "
+                                      "move the levers, step or play, export figures and data.")
+    dash.add_argument("scenario", nargs="?", default="baseline", help="scenario to open with (default baseline)")
+    dash.add_argument("--port", type=positive_int, default=8765, help="port (default 8765)")
+    dash.add_argument("--host", default="localhost", help="host to listen on (default localhost)")
+    dash.set_defaults(func=cmd_dashboard)
     return parser
 
 
@@ -254,6 +262,24 @@ def cmd_analyse(args: argparse.Namespace) -> int:
               f"({len(an.measures)} measures x {len(an.parameters)} parameters).")
         print(f"Summary, tables and figures in {out}/ (open {out / 'summary.md'})")
     return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    path = find_scenario(args.scenario)
+    load_scenario(path)  # a broken scenario is a clear error here, before the server starts
+    env = dict(os.environ, MIGOV_DASHBOARD_SCENARIO=path.stem)
+    if path.resolve().parent not in [d.resolve() for d in scenario_dirs() if d.is_dir()]:
+        env["MIGOV_SCENARIOS"] = str(path.resolve().parent)
+    app = "experiments.dashboard"
+    print(f"migov dashboard: open http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    cmd = [sys.executable, "-m", "solara", "run", app, "--host", args.host, "--port", str(args.port),
+           "--no-open", "--production", "--log-level", "warning"]
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:

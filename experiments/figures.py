@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -72,6 +73,7 @@ def plot_funding_shares(ax: plt.Axes, model_df: pd.DataFrame, colours: dict[str,
     ax.stackplot(shares.index, shares.T.to_numpy(), labels=shares.columns,
                  colors=[colours[c] for c in shares.columns], alpha=0.9)
     ax.set_xlim(shares.index.min(), shares.index.max())
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]))
     ax.set_ylim(0, 1)
     ax.set_xlabel("year")
     ax.set_ylabel("share of funding received\n(rolling annual mean)")
