@@ -5,6 +5,7 @@ Layout of an output folder::
     manifest.json      experiment, its hash, the scenario, versions (written once)
     design.parquet     the design points
     runs.parquet       the run table: run id, point, replicate, seed, parameters (static)
+    run_table.parquet  the same with status, error text and wall time, refreshed when a sweep ends
     parts/chunk-*/     one folder per finished batch of runs, renamed into place when complete:
         status.parquet   run id, status (ok or failed), error text, wall time
         final.parquet    run id, each measure's final state (mean over the final window)
@@ -215,7 +216,9 @@ def prepare_folder(out: Path, loaded: LoadedExperiment, design: pd.DataFrame, ru
         "n_runs": len(runs),
         "versions": package_versions(),
         "created_utc": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "layout": "runs.parquet (run table) + parts/chunk-*/{status,final,series,agents}.parquet",
+        "layout": "runs.parquet (run id, point, replicate, seed, parameters) + parts/chunk-*/{status,final,series,"
+                  "agents}.parquet; run_table.parquet is the run table with status, error and wall time as of the "
+                  "end of the last sweep invocation (load_results recomputes it from the parts)",
     }
     _write_atomic(out / "design.parquet", lambda p: design.to_parquet(p, index=False))
     unit = unit_sample(loaded.exp)
@@ -342,6 +345,8 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
             failed += n_failed
             bar.update(n)
             bar.set_postfix(failed=failed)
+    snapshot = load_results(out, series=False).runs
+    _write_atomic(out / "run_table.parquet", lambda p: snapshot.to_parquet(p, index=False))
     return SweepReport(out, len(mine), len(mine) - len(todo), ran, failed, time.perf_counter() - t0)
 
 

@@ -282,3 +282,10 @@ def test_retry_failed_runs_again_and_the_new_record_wins(tmp_path: Path):
     assert report.ran == 1  # only the failed run, which fails again
     res = load_results(tmp_path / "o")
     assert res.runs["run_id"].is_unique and res.runs.set_index("run_id").loc[1, "status"] == "failed"
+
+
+def test_run_table_snapshot_has_status_error_and_time(reference):
+    _, res = reference
+    snap = pd.read_parquet(res.folder / "run_table.parquet")
+    assert {"run_id", "seed", "status", "error", "wall_time_s", "parameters.uncertainty"} <= set(snap.columns)
+    assert (snap["status"] == "ok").all() and (snap["wall_time_s"] > 0).all()
