@@ -161,6 +161,23 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--port", type=positive_int, default=8765, help="port (default 8765)")
     dash.add_argument("--host", default="localhost", help="host to listen on (default localhost)")
     dash.set_defaults(func=cmd_dashboard)
+
+    cl = sub.add_parser("claims", help="test the claims registry: verdicts with effect sizes, and a report",
+                        description="Run every claim (or --only some) through the sweep engine and write a report "
+                                    "(Markdown and self-contained HTML) with verdicts: holds, fails, inconclusive.")
+    cl.add_argument("--only", nargs="+", metavar="ID", default=None, help="claim ids to run")
+    cl.add_argument("--replicates", type=positive_int, default=None, help="replicates per arm (default: each claim's)")
+    cl.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    cl.add_argument("--executor", choices=("processes", "dask", "serial"), default="processes")
+    cl.add_argument("--adaptive", action="store_true",
+                    help="add replicates until the interval's width stabilises (within 10%%) or --cap is reached")
+    cl.add_argument("--cap", type=positive_int, default=200, help="most replicates per arm with --adaptive")
+    cl.add_argument("--seed", type=seed_int, default=0, help="base seed")
+    cl.add_argument("--registry", type=Path, default=None, help="claims file (default experiments/claims/claims.yaml)")
+    cl.add_argument("--out", type=Path, default=Path("results") / "claims",
+                    help="output folder (default results/claims)")
+    cl.add_argument("--quiet", "-q", action="store_true")
+    cl.set_defaults(func=cmd_claims)
     return parser
 
 
@@ -280,6 +297,35 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from .claims import REGISTRY, load_registry, run_claim
+    from .claims_report import write_report
+    from .parallel import default_workers
+
+    registry = load_registry(args.registry or REGISTRY)
+    claims = registry.claims
+    if args.only:
+        known = {c.id for c in claims}
+        unknown = [i for i in args.only if i not in known]
+        if unknown:
+            raise UsageError(f"--only: unknown claim '{unknown[0]}'; known: {', '.join(sorted(known))}")
+        claims = [c for c in claims if c.id in args.only]
+    workers = args.workers or default_workers()
+    verdicts = []
+    for c in claims:
+        v = run_claim(c, args.out, args.replicates, workers, args.executor, args.seed, args.adaptive, args.cap,
+                      quiet=args.quiet)
+        verdicts.append(v)
+        if not args.quiet:
+            print(f"{c.id}: {v.verdict} (effect {v.effect:+.4g}, 95% CI [{v.ci_low:+.4g}, {v.ci_high:+.4g}], "
+                  f"{v.share:.0%} of {v.replicates} replicates the claimed way)")
+    command = "migov claims " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
+    md, page = write_report(verdicts, args.out, command, args.seed)
+    if not args.quiet:
+        print(f"\nReport: {md} and {page}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

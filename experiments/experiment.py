@@ -21,6 +21,7 @@ from model import Scenario, ScenarioError
 from model.config import Strict, _format_pydantic, read_resolved, read_yaml, set_paths, validate_scenario
 
 DesignType = Literal["grid", "lhs", "sobol", "morris", "csv"]
+SCENARIO_COLUMN = "scenario"  # a design column that picks the base scenario of a point
 
 
 class ParameterSpec(Strict):
@@ -138,11 +139,26 @@ class LoadedExperiment:
 
     def scenario_for(self, params: dict[str, Any]) -> Scenario:
         """The base scenario with one design point's values set (the same code path as
-        ``migov run --set``)."""
-        data = copy.deepcopy(self.scenario_data)
+        ``migov run --set``). A ``scenario`` column picks another base scenario for the point;
+        empty cells (None or NaN) leave the scenario's value as it is."""
+        params = dict(params)
+        other = params.pop(SCENARIO_COLUMN, None)
+        base, where = self.scenario_data, self.scenario_path
+        if isinstance(other, str) and other:
+            base, where = self.other_scenario(other)
+        data = copy.deepcopy(base)
         for key, value in params.items():
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
             set_paths(data, key, value, source=str(self.path))
-        return validate_scenario(data, f"{self.scenario_path} with {self.path.name} parameters")
+        return validate_scenario(data, f"{where} with {self.path.name} parameters")
+
+    def other_scenario(self, name: str) -> tuple[dict, Path]:
+        cache = self.__dict__.setdefault("_others", {})
+        if name not in cache:
+            path = _scenario_path(name, self.path.parent)
+            cache[name] = (read_resolved(path), path)
+        return cache[name]
 
     @property
     def hash(self) -> str:
@@ -164,6 +180,13 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     scenario_data = read_resolved(scenario_path)
     loaded = LoadedExperiment(p, exp, scenario_path, scenario_data)
     for key, spec in exp.parameters.items():
+        if key == SCENARIO_COLUMN:
+            for j, name in enumerate(spec.levels or []):
+                try:
+                    validate_scenario(copy.deepcopy(loaded.other_scenario(str(name))[0]), str(name))
+                except ScenarioError as err:
+                    raise ScenarioError(str(p), f"parameters.scenario.levels[{j}]", str(err)) from None
+            continue
         values = list(spec.levels) if spec.levels is not None else list(spec.range)
         where = f"parameters.{key}" + (".levels" if spec.levels is not None else ".range")
         for value in values:

@@ -84,6 +84,7 @@ class Parameters(Strict):
     contest_cost: float = P(0.01, 0.0, 1.0, "peer legitimacy the contester loses per contest")
     scouting_bids: int = P(2, 0, 20, "extra bids an IO places in hosts without an office when it bids for projects")
     # Donors
+    funding_scale: float = P(1.0, 0.0, 100.0, "multiplier on every donor's envelope (money scarce below 1, plentiful above)")
     choice_temperature: float = P(0.5, 0.01, 10.0, "temperature of donors' logit choice among bids (low = strict)")
     grants_max: int = P(12, 1, 500, "grants per step by a donor with no preference for large programmes")
     familiarity_gain: float = P(0.1, 0.0, 1.0, "how much one finished project adds to a donor's familiarity with its implementer (times outcome)")

@@ -55,6 +55,9 @@ def apply_events(model: MigovModel, t: int) -> None:
             designate(model, ev, t)
         elif isinstance(ev, TrustFund):
             model.trust_funds.append((t + ev.duration, ev))
+            # established: offices in at least half of the fund's host countries when it opens
+            region = _fund_hosts(model, ev.regions)
+            model.fund_incumbent |= model.io.office[:, region].mean(axis=1) >= 0.5
             model.log("trust_fund", ev.note or f"{ev.donor} opens a trust fund of {ev.amount:g}m per step", ev.donor)
     model.shocks = [(end, ev) for end, ev in model.shocks if end > t]
     model.trust_funds = [(end, ev) for end, ev in model.trust_funds if end > t]
@@ -85,7 +88,7 @@ def _fund_hosts(model: MigovModel, regions: list[str]) -> np.ndarray | None:
 def set_envelopes(model: MigovModel, t: int) -> None:
     dn = model.dn
     years = t / model.scenario.simulation.steps_per_year
-    dn.envelope[:] = dn.envelope0 * (1.0 + dn.trend) ** years
+    dn.envelope[:] = model.p.funding_scale * dn.envelope0 * (1.0 + dn.trend) ** years
     for _, ev in model.shocks:
         if ev.donor == "all":
             dn.envelope *= ev.factor

@@ -68,6 +68,8 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["legitimacy_donors"] = float(io.legit_donor.mean())
     out["legitimacy_hosts"] = float(io.legit_host.mean())
     out["legitimacy_peers"] = float(io.legit_peer.mean())
+    for i, name in enumerate(io.names):  # each organisation's global (peer) standing
+        out[f"legitimacy_peers_{name}"] = float(io.legit_peer[i])
     out["knowledge_stock"] = float(io.knowledge.sum())
     n = io.n
     pairs = n * (n - 1) / 2
@@ -85,12 +87,16 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["budget_gini"] = gini(budgets)
     out["ngo_income_direct"] = float(ng.income_direct.sum())
     out["ngo_income_subcontract"] = float(ng.income_subcontract.sum())
+    ngo_total = out["ngo_income_direct"] + out["ngo_income_subcontract"]
+    out["ngo_subcontract_share"] = out["ngo_income_subcontract"] / ngo_total if ngo_total > 0 else np.nan
     if model.has_funds:  # trust funds and pooled compact funds: who captured them, cumulatively
         fund_total = float(model.fund_received.sum())
         for i, name in enumerate(io.names):
             out[f"fund_share_{name}"] = float(model.fund_received[i] / fund_total) if fund_total > 0 else np.nan
         out["fund_share_NGOs"] = float(model.fund_received[io.n:].sum() / fund_total) if fund_total > 0 else np.nan
         out["fund_total"] = fund_total
+        inc = float(model.fund_received[: io.n][model.fund_incumbent].sum())
+        out["fund_share_incumbents"] = inc / fund_total if fund_total > 0 else np.nan
     out["uncertainty"] = model.uncertainty
     out["ledger_error"] = model.ledger_error()
     return out

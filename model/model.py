@@ -50,6 +50,8 @@ class MigovModel(mesa.Model):
         self.event_log: list[dict] = []
         self.calls: list = []
         self.fund_received = np.zeros(len(scenario.organisations) + len(scenario.ngos))  # cumulative
+        # established where a trust fund opened: offices in at least half of its host countries
+        self.fund_incumbent = np.zeros(len(scenario.organisations), dtype=bool)
         self.has_funds = any(getattr(ev, "fund", 0) > 0 or ev.type == "trust_fund" for ev in scenario.events)
 
         self.organisations = [InternationalOrganisation(self, i, n) for i, n in enumerate(self.io.names)]

@@ -1,0 +1,147 @@
+"""Claims: the verdict logic on synthetic effects, the registry's validation, and an end-to-end
+run of two claims at small size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import cli
+from experiments.claims import (
+    REGISTRY,
+    Claim,
+    Registry,
+    arms,
+    compile_claim,
+    decide,
+    evaluate,
+    load_registry,
+)
+from experiments.experiment import load_experiment
+from model import ScenarioError
+
+SOURCE = {"seed": "x", "passage": "y"}
+
+
+def claim(**comparison) -> Claim:
+    expected = comparison.pop("expected", "positive")
+    return Claim.model_validate({"id": "t", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"},
+                                 "comparison": comparison, "expected": expected, "fails_if": "f"})
+
+
+def synthetic(points: list[np.ndarray]) -> pd.DataFrame:
+    rows = [(p, r, v) for p, arr in enumerate(points) for r, v in enumerate(arr)]
+    return pd.DataFrame(rows, columns=["point", "replicate", "value"])
+
+
+RNG = np.random.default_rng(0)
+A = RNG.normal(0, 1, 40)
+
+
+def test_decide_rules():
+    assert decide("positive", 0.1, 0.3) == "holds"
+    assert decide("positive", -0.3, -0.1) == "fails"
+    assert decide("positive", -0.1, 0.3) == "inconclusive"
+    assert decide("negative", -0.3, -0.1) == "holds"
+    assert decide("negative", 0.1, 0.3) == "fails"
+    assert decide("none", -0.05, 0.04, margin=0.1) == "holds"
+    assert decide("none", 0.2, 0.4, margin=0.1) == "fails"
+    assert decide("none", -0.05, 0.4, margin=0.1) == "inconclusive"
+
+
+def test_contrast_verdicts_on_known_effects():
+    c = claim(type="contrast", a={}, b={"set": {"p": 1}})
+    held = evaluate(c, synthetic([A, A + 0.5 + RNG.normal(0, 0.1, 40)]))
+    assert held.verdict == "holds" and held.ci_low < 0.5 < held.ci_high and held.share > 0.9
+    failed = evaluate(c, synthetic([A, A - 0.5 + RNG.normal(0, 0.1, 40)]))
+    assert failed.verdict == "fails" and failed.share < 0.1
+    unsure = evaluate(c, synthetic([A, A + RNG.normal(0, 1, 40)]))
+    assert unsure.verdict == "inconclusive"
+
+
+def test_interaction_sweep_threshold_and_unchanged_on_known_answers():
+    inter = claim(type="interaction", factors=[{"path": "a", "low": 0, "high": 1}, {"path": "b", "low": 0, "high": 1}])
+    noise = lambda: RNG.normal(0, 0.05, 40)  # noqa: E731
+    additive = [A + noise(), A + 1 + noise(), A + 1 + noise(), A + 2 + noise()]  # LL, LH, HL, HH
+    superadd = [*additive[:3], A + 3 + noise()]
+    assert evaluate(inter, synthetic(superadd)).verdict == "holds"
+    assert evaluate(inter, synthetic(additive)).verdict == "inconclusive"
+    sweep = claim(type="sweep", parameter="p", values=[0, 1, 2, 3], expected="negative")
+    falling = [A - k + RNG.normal(0, 0.1, 40) for k in range(4)]
+    v = evaluate(sweep, synthetic(falling))
+    assert v.verdict == "holds" and v.effect < -0.9
+    thr = claim(type="threshold", threshold=0.5)
+    assert evaluate(thr, synthetic([0.8 + RNG.normal(0, 0.05, 40)])).verdict == "holds"
+    assert evaluate(thr, synthetic([0.2 + RNG.normal(0, 0.05, 40)])).verdict == "fails"
+    same = claim(type="unchanged", a={}, b={}, margin=0.2, expected="none")
+    assert evaluate(same, synthetic([A, A + RNG.normal(0, 0.05, 40)])).verdict == "holds"
+    assert evaluate(same, synthetic([A, A + 1 + RNG.normal(0, 0.05, 40)])).verdict == "fails"
+
+
+@pytest.mark.parametrize(("bad", "needle"), [
+    ({"type": "interaction", "factors": [{"path": "a", "low": 0, "high": 1}]}, "exactly two factors"),
+    ({"type": "contrast", "a": {}}, "needs b"),
+    ({"type": "sweep", "parameter": "p", "values": [0, 1]}, "at least three values"),
+    ({"type": "contrast", "a": {}, "b": {}, "extra": 1}, "unknown key"),
+])
+def test_registry_validation_names_the_field(tmp_path: Path, bad, needle):
+    import yaml
+
+    entry = {"id": "x", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"}, "comparison": bad,
+             "expected": "positive", "fails_if": "f"}
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_registry(path)
+    assert err.value.source == str(path) and "claims[0].comparison" in err.value.field + err.value.message
+    assert needle in err.value.message
+
+
+def test_duplicate_ids_and_sign_rules():
+    entry = {"id": "x", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"},
+             "comparison": {"type": "contrast", "a": {}, "b": {}}, "expected": "positive", "fails_if": "f"}
+    with pytest.raises(ValueError, match="used twice"):
+        Registry.model_validate({"claims": [entry, entry]})
+    with pytest.raises(ValueError, match="expected 'none'"):
+        Registry.model_validate({"claims": [{**entry, "expected": "none"}]})
+
+
+def test_the_registry_has_twelve_claims_that_compile(tmp_path: Path):
+    reg = load_registry(REGISTRY)
+    assert len(reg.claims) >= 12
+    for c in reg.claims:
+        assert len(arms(c)) >= 1
+        loaded = load_experiment(compile_claim(c, tmp_path / c.id, replicates=2, seed=0))  # paths checked
+        assert loaded.exp.common_random_numbers
+
+
+def test_registry_sources_are_verbatim(seeds_dir):
+    for c in load_registry(REGISTRY).claims:
+        f = seeds_dir / c.source.seed
+        if f.is_file():
+            assert " ".join(c.source.passage.split()) in " ".join(f.read_text(encoding="utf-8").split()), c.id
+
+
+def test_two_claims_end_to_end(tmp_path: Path, capsys):
+    out = tmp_path / "claims"
+    assert cli.main(["claims", "--only", "authoritarian_hosts_lower_legitimacy", "eutf_captured_by_incumbents",
+                     "--replicates", "3", "--workers", "1", "--out", str(out), "-q"]) == 0
+    table = pd.read_csv(out / "verdicts.csv")
+    assert list(table["id"]) == ["authoritarian_hosts_lower_legitimacy", "eutf_captured_by_incumbents"]
+    assert set(table["verdict"]) <= {"holds", "fails", "inconclusive"}
+    assert (table["replicates"] == 3).all()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html and "What would make it fail" in html
+    assert (out / "report.md").is_file() and (out / "figures" / "eutf_captured_by_incumbents.png").is_file()
+    # resumable: a second call reruns nothing and gives the same verdicts
+    assert cli.main(["claims", "--only", "authoritarian_hosts_lower_legitimacy", "--replicates", "3",
+                     "--workers", "1", "--out", str(out), "-q"]) == 0
+    assert pd.read_csv(out / "verdicts.csv")["effect"].iloc[0] == pytest.approx(table["effect"].iloc[0])
+
+
+def test_unknown_claim_id(capsys):
+    assert cli.main(["claims", "--only", "no_such_claim"]) == 2
+    assert "unknown claim" in capsys.readouterr().err
