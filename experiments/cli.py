@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--registry", type=Path, default=None, help="claims file (default experiments/claims/claims.yaml)")
     cl.add_argument("--out", type=Path, default=Path("results") / "claims",
                     help="output folder (default results/claims)")
+    cl.add_argument("--where", metavar="ID", default=None,
+                    help="find where in the behavioural parameter space claim ID holds (Latin hypercube + PRIM)")
+    cl.add_argument("--samples", type=positive_int, default=64, help="Latin hypercube samples for --where")
     cl.add_argument("--quiet", "-q", action="store_true")
     cl.set_defaults(func=cmd_claims)
     return parser
@@ -306,6 +309,21 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
     registry = load_registry(args.registry or REGISTRY)
     claims = registry.claims
+    if args.where:
+        from .where import run_where
+
+        match = [c for c in claims if c.id == args.where]
+        if not match:
+            raise UsageError(f"--where: unknown claim '{args.where}'; known: {', '.join(c.id for c in claims)}")
+        box, table = run_where(match[0], args.out, args.samples, args.replicates or 3,
+                               args.workers or default_workers(), args.executor, args.seed, args.quiet)
+        if not args.quiet:
+            print(f"{args.where}: goes the claimed way at {table['holds'].mean():.0%} of {len(table)} samples; "
+                  f"PRIM box coverage {box.coverage:.2f}, density {box.density:.2f}")
+            for p, (lo, hi) in box.bounds.items():
+                print(f"  {p}: {lo:.4g} .. {hi:.4g}")
+            print(f"Details: {args.out / args.where / 'where' / 'where.md'}")
+        return 0
     if args.only:
         known = {c.id for c in claims}
         unknown = [i for i in args.only if i not in known]

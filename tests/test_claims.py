@@ -145,3 +145,32 @@ def test_two_claims_end_to_end(tmp_path: Path, capsys):
 def test_unknown_claim_id(capsys):
     assert cli.main(["claims", "--only", "no_such_claim"]) == 2
     assert "unknown claim" in capsys.readouterr().err
+
+
+def test_prim_finds_a_known_box():
+    from experiments.where import prim
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.uniform(0, 1, (400, 4)), columns=list("abcd"))
+    y = ((x["a"] > 0.6) & (x["c"] < 0.5)).to_numpy()
+    box = prim(x, y)
+    assert set(box.bounds) == {"a", "c"}
+    assert abs(box.bounds["a"][0] - 0.6) < 0.05 and abs(box.bounds["c"][1] - 0.5) < 0.15
+    assert box.density >= 0.8 and box.coverage >= 0.9
+
+
+def test_where_end_to_end_small(tmp_path: Path, capsys):
+    import yaml
+
+    entry = {"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"},
+             "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
+                            "b": {"set": {"parameters.uncertainty": 0.8}}},
+             "expected": "positive", "fails_if": "f", "steps": 3}
+    reg = tmp_path / "claims.yaml"
+    reg.write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
+    out = tmp_path / "out"
+    assert cli.main(["claims", "--registry", str(reg), "--where", "tiny", "--samples", "6", "--replicates", "2",
+                     "--workers", "1", "--out", str(out), "-q"]) == 0
+    samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
+    assert len(samples) == 6 and samples["holds"].all()  # uncertainty is set by the arms, so it always holds
+    assert (out / "tiny" / "where" / "where.md").is_file() and (out / "tiny" / "where" / "where.png").is_file()
