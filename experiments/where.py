@@ -103,7 +103,8 @@ def prim(x: pd.DataFrame, y: np.ndarray, alpha: float = 0.05, min_mass: float = 
 
 def where_design(claim: Claim, samples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The Latin hypercube of behavioural parameters and the design (samples x arms)."""
-    names = list(BEHAVIOURAL)
+    fixed = {k for _, arm in arms(claim) for k in arm}
+    names = [n for n in BEHAVIOURAL if n not in fixed]  # what the claim's arms set is not sampled
     unit = qmc.LatinHypercube(d=len(names), seed=seed).random(samples)
     lows = np.array([BEHAVIOURAL[n][0] for n in names])
     highs = np.array([BEHAVIOURAL[n][1] for n in names])
@@ -165,9 +166,10 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
 
 
 def where_figure(box: Box, table: pd.DataFrame, claim: Claim) -> plt.Figure:
-    dims = list(box.bounds)[:2] or list(BEHAVIOURAL)[:2]
+    sampled = [c for c in table.columns if c not in ("effect", "holds")]
+    dims = list(box.bounds)[:2] or sampled[:2]
     if len(dims) == 1:
-        dims = [dims[0], next(n for n in BEHAVIOURAL if n != dims[0])]
+        dims = [dims[0], next(n for n in sampled if n != dims[0])]
     with plt.rc_context(STYLE):
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
         colours = np.where(table["holds"], "#117733", "#CC3311")
@@ -188,7 +190,8 @@ def where_figure(box: Box, table: pd.DataFrame, claim: Claim) -> plt.Figure:
 
 def write_where_summary(box: Box, table: pd.DataFrame, claim: Claim, folder: Path) -> None:
     lines = [f"# Where does `{claim.id}` hold?", "", claim.claim, "",
-             f"{len(table)} Latin hypercube samples of {len(BEHAVIOURAL)} behavioural parameters; the claim goes the "
+             f"{len(table)} Latin hypercube samples of {len(table.columns) - 2} behavioural parameters (those the "
+             f"claim's arms do not set); the claim goes the "
              f"claimed way at {table['holds'].mean():.0%} of them.", "",
              f"PRIM box: coverage {box.coverage:.2f}, density {box.density:.2f}, mass {box.mass:.2f}.", ""]
     if box.bounds:
