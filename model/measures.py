@@ -54,6 +54,22 @@ def mandate_breadth(mandate: np.ndarray) -> np.ndarray:
     return 1.0 / (s * s).sum(axis=1).clip(min=1e-12)
 
 
+def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def spending_alignment(model: MigovModel) -> tuple[float, float]:
+    """Where project money is spent, against need and against donors' interest (Patz &
+    Thorvaldsdottir 2020): the rank correlation across hosts of this step's project spending
+    with migration pressure, and with donors' strategic interest (envelope-weighted)."""
+    pressure = model.hs.pressure.sum(axis=1)
+    interest = model.dn.envelope @ model.dn.host_weight
+    return _rank_corr(model.spend_host, pressure), _rank_corr(model.spend_host, interest)
+
+
 def compute_measures(model: MigovModel) -> dict[str, float]:
     io, ng = model.io, model.ng
     received = np.concatenate([io.income, ng.income_direct])
@@ -97,6 +113,9 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
         out["fund_total"] = fund_total
         inc = float(model.fund_received[: io.n][model.fund_incumbent].sum())
         out["fund_share_incumbents"] = inc / fund_total if fund_total > 0 else np.nan
+    follows = spending_alignment(model)
+    out["spending_follows_pressure"], out["spending_follows_donors"] = follows
+    out["spending_donor_tilt"] = follows[1] - follows[0]
     out["uncertainty"] = model.uncertainty
     out["ledger_error"] = model.ledger_error()
     return out

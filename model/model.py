@@ -230,6 +230,7 @@ class MigovModel(mesa.Model):
         self.perf_donor = np.zeros((io.n, self.dn.n))
         self.perf_host = np.zeros((io.n, self.hs.n))
         self.contests = 0
+        self.spend_host = np.zeros(self.hs.n)
         self.closed_now = np.zeros((io.n, self.hs.n), dtype=bool)
         if getattr(self, "io", None) is not None and self.steps > 0:
             total = io.income.sum()

@@ -178,6 +178,7 @@ def run_projects(model: MigovModel) -> None:
         np.add.at(ng.income_subcontract, partner[partner >= 0], sub[partner >= 0])
         model.ngo_subcontracted += float(sub.sum())
     ledger.spend("programme", float((spend - sub).sum()))
+    np.add.at(model.spend_host, h, spend)  # where project money is spent this step
     c["steps_left"] = c["steps_left"] - 1
     done = c["steps_left"] <= 0
     if done.any():
