@@ -92,7 +92,10 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["network_density"] = float(np.triu(io.partner_io, 1).sum() / pairs) if pairs else 0.0
     out["network_centralisation"] = degree_centralisation(io.partner_io)
     out["local_partnerships"] = float(io.partner_host.sum() + io.partner_ngo.sum())
-    out["mandate_breadth"] = float(mandate_breadth(io.mandate).mean())
+    breadth = mandate_breadth(io.mandate)
+    out["mandate_breadth"] = float(breadth.mean())
+    for i, name in enumerate(io.names):
+        out[f"mandate_breadth_{name}"] = float(breadth[i])
     iu = np.triu_indices(n, 1)
     out["niche_overlap"] = float(model.overlap[iu].mean()) if pairs else 0.0
     out["contestations"] = float(model.contests)

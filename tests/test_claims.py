@@ -174,3 +174,17 @@ def test_where_end_to_end_small(tmp_path: Path, capsys):
     samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
     assert len(samples) == 6 and samples["holds"].all()  # uncertainty is set by the arms, so it always holds
     assert (out / "tiny" / "where" / "where.md").is_file() and (out / "tiny" / "where" / "where.png").is_file()
+
+
+def test_adaptive_adds_replicates_until_the_interval_settles(tmp_path: Path):
+    from experiments.claims import run_claim
+
+    c = Claim.model_validate({"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"},
+                              "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
+                                             "b": {"set": {"parameters.uncertainty": 0.8}}},
+                              "expected": "positive", "fails_if": "f", "steps": 3})
+    v = run_claim(c, tmp_path, replicates=2, workers=1, executor="serial", adaptive=True, cap=20, quiet=True)
+    # the measure is deterministic, so the interval has zero width from the first round on
+    assert [n for n, _ in v.rounds] == [2, 4] and v.replicates == 4 and v.verdict == "holds"
+    once = run_claim(c, tmp_path / "b", replicates=2, workers=1, executor="serial", quiet=True)
+    assert len(once.rounds) == 1
