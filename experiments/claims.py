@@ -52,9 +52,18 @@ class Factor(Strict):
 
 class Measure(Strict):
     name: str = Field(description="a collected model measure (a column of model.parquet)")
-    summary: Literal["final", "growth"] = Field("final", description="final state (mean over the last "
-                                                "`window` steps), or growth = final / initial")
+    summary: Literal["final", "growth", "time_to"] = Field(
+        "final", description="final state (mean over the last `window` steps); growth = final / initial; or "
+                             "time_to = the first year the measure reaches `crosses` (runs that never do count as "
+                             "one step past the horizon)")
     window: int | None = Field(None, ge=1, description="steps averaged for the final state (default a year)")
+    crosses: float | None = Field(None, description="time_to: the value the measure must reach")
+
+    @model_validator(mode="after")
+    def _crossing(self) -> Measure:
+        if (self.summary == "time_to") != (self.crosses is not None):
+            raise ValueError("'crosses' goes with summary time_to, and only with it")
+        return self
 
 
 class Comparison(Strict):
@@ -150,14 +159,14 @@ def arms(claim: Claim) -> list[tuple[str, dict]]:
 def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int) -> Path:
     """Write the claim as an experiment (YAML + csv design of its arms) and return its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows = [a for _, a in arms(claim)]
+    base = claim.comparison.base.scenario or "baseline"
+    rows = [a or {SCENARIO_COLUMN: base} for _, a in arms(claim)]  # a design needs at least one column
     design = pd.DataFrame(rows)
     design.to_csv(folder / "design.csv", index=False)
     params = {}
     for col in design.columns:
         levels = [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]
         params[col] = {"levels": levels}
-    base = claim.comparison.base.scenario or "baseline"
     exp = {
         "name": claim.id,
         "description": claim.claim,
@@ -167,7 +176,7 @@ def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int) -> Pat
         "replicates": replicates,
         "seed": seed,
         "common_random_numbers": True,
-        "collect": {"final": True, "final_window": claim.measure.window, "series": claim.measure.summary == "growth",
+        "collect": {"final": True, "final_window": claim.measure.window, "series": claim.measure.summary != "final",
                     "stride": 1, "measures": [claim.measure.name]},
     }
     if claim.steps:
@@ -180,7 +189,7 @@ def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int) -> Pat
 # --------------------------------------------------------------------------- evaluating
 def claim_values(folder: Path, claim: Claim) -> pd.DataFrame:
     """One value of the claim's measure per run: columns point, replicate, value."""
-    res = load_results(folder, series=claim.measure.summary == "growth")
+    res = load_results(folder, series=claim.measure.summary != "final")
     ok = res.runs[res.runs["status"] == "ok"][["run_id", "point", "replicate"]]
     name = claim.measure.name
     if claim.measure.summary == "final":
@@ -191,9 +200,21 @@ def claim_values(folder: Path, claim: Claim) -> pd.DataFrame:
         s = res.series
         if name not in s.columns:
             raise ScenarioError(claim.id, "measure.name", f"'{name}' is not a collected measure")
-        first = s[s["step"] == 1].set_index("run_id")[name]
-        last = s.sort_values("step").groupby("run_id")[name].last()
-        vals = (last / first).rename("value").reset_index()
+        s = s.sort_values(["run_id", "step"])
+        if claim.measure.summary == "growth":
+            first = s[s["step"] == 1].set_index("run_id")[name]
+            last = s.groupby("run_id")[name].last()
+            vals = (last / first).rename("value").reset_index()
+        else:  # time_to: the first year the measure reaches the value; never = one step past the end
+            def first_year(g: pd.DataFrame) -> float:
+                hit = g[g[name] >= claim.measure.crosses]
+                if len(hit):
+                    return float(hit["year"].iloc[0])
+                # years per model step, from the run's own calendar
+                dt = (g["year"].iloc[-1] - g["year"].iloc[0]) / max(g["step"].iloc[-1] - g["step"].iloc[0], 1)
+                return float(g["year"].iloc[-1] + dt)
+
+            vals = s.groupby("run_id").apply(first_year, include_groups=False).rename("value").reset_index()
     return ok.merge(vals, on="run_id").sort_values(["replicate", "point"]).reset_index(drop=True)
 
 

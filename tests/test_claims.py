@@ -188,3 +188,19 @@ def test_adaptive_adds_replicates_until_the_interval_settles(tmp_path: Path):
     assert [n for n, _ in v.rounds] == [2, 4] and v.replicates == 4 and v.verdict == "holds"
     once = run_claim(c, tmp_path / "b", replicates=2, workers=1, executor="serial", quiet=True)
     assert len(once.rounds) == 1
+
+
+def test_time_to_summary(tmp_path: Path):
+    from experiments.claims import claim_values, run_claim
+
+    c = Claim.model_validate({"id": "tt", "claim": "c", "source": SOURCE,
+                              "measure": {"name": "funding_total", "summary": "time_to", "crosses": 100.0},
+                              "comparison": {"type": "threshold", "threshold": 1996.0}, "expected": "negative",
+                              "fails_if": "f", "steps": 3})
+    v = run_claim(c, tmp_path, replicates=2, workers=1, executor="serial", quiet=True)
+    assert v.verdict == "holds" and v.effect == pytest.approx(1995.25 - 1996.0)
+    never = c.model_copy(update={"measure": c.measure.model_copy(update={"crosses": 1e9})})
+    vals = claim_values(tmp_path / "tt" / "round-0" / "runs", never)
+    assert (vals["value"] == 1995.75 + 0.25).all()  # censored: one step past the horizon
+    with pytest.raises(ValueError, match="crosses"):
+        Claim.model_validate({**c.model_dump(), "measure": {"name": "hhi", "summary": "time_to"}})
