@@ -162,8 +162,20 @@ class LoadedExperiment:
 
     @property
     def hash(self) -> str:
+        """The experiment, its base scenario and the model's code: results made under another of
+        any of them are never mixed into the same folder."""
         base = json.dumps(self.base.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256((self.exp.content_hash() + base).encode()).hexdigest()[:16]
+        return hashlib.sha256((self.exp.content_hash() + base + model_code_hash()).encode()).hexdigest()[:16]
+
+
+def model_code_hash() -> str:
+    """A hash of the model package's source (what a run's numbers depend on)."""
+    import model as model_package
+
+    digest = hashlib.sha256()
+    for f in sorted(Path(model_package.__file__).parent.glob("*.py")):
+        digest.update(f.name.encode() + f.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def load_experiment(path: str | Path) -> LoadedExperiment:

@@ -39,7 +39,7 @@ from tqdm import tqdm
 from model import MigovModel, ScenarioError
 
 from .design import build_design, run_table, unit_sample
-from .experiment import Collect, LoadedExperiment
+from .experiment import Collect, LoadedExperiment, model_code_hash
 from .runner import package_versions
 from .storage import write_json
 
@@ -199,8 +199,10 @@ def prepare_folder(out: Path, loaded: LoadedExperiment, design: pd.DataFrame, ru
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text(encoding="utf-8"))
         if old.get("experiment_hash") != loaded.hash:
-            raise SweepError(f"{out}: holds results of another experiment (hash {old.get('experiment_hash')}, "
-                             f"'{old.get('experiment', {}).get('name')}'); this one is {loaded.hash}. Use another "
+            changed = ("the model's code has changed since" if old.get("model_code_hash") not in
+                       (None, model_code_hash()) else "it holds results of another experiment or scenario")
+            raise SweepError(f"{out}: {changed} (hash {old.get('experiment_hash')}, "
+                             f"'{old.get('experiment', {}).get('name')}'; this one is {loaded.hash}). Use another "
                              f"--out, or delete the folder to start again")
         return old
     if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
@@ -212,6 +214,7 @@ def prepare_folder(out: Path, loaded: LoadedExperiment, design: pd.DataFrame, ru
         "experiment_hash": loaded.hash,
         "scenario_file": str(loaded.scenario_path),
         "scenario_hash": loaded.base.content_hash(),
+        "model_code_hash": model_code_hash(),
         "n_points": len(design),
         "n_runs": len(runs),
         "versions": package_versions(),

@@ -289,3 +289,14 @@ def test_run_table_snapshot_has_status_error_and_time(reference):
     snap = pd.read_parquet(res.folder / "run_table.parquet")
     assert {"run_id", "seed", "status", "error", "wall_time_s", "parameters.uncertainty"} <= set(snap.columns)
     assert (snap["status"] == "ok").all() and (snap["wall_time_s"] > 0).all()
+
+
+def test_resuming_after_the_model_code_changed_is_refused(reference, monkeypatch, capsys):
+    import experiments.experiment as experiment_module
+    import experiments.sweep as sweep_module
+
+    ref_tmp, ref = reference
+    monkeypatch.setattr(experiment_module, "model_code_hash", lambda: "0" * 16)
+    monkeypatch.setattr(sweep_module, "model_code_hash", lambda: "0" * 16)
+    assert cli.main(["sweep", str(ref_tmp / "exp.yaml"), "--out", str(ref.folder), "-q"]) == 2
+    assert "the model's code has changed" in capsys.readouterr().err
