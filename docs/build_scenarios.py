@@ -99,11 +99,17 @@ def study_results(study: str, labels: list[str], measures: list[str], cmp, fig_d
                        f"(difference {r['difference']:+.3g}, 95% CI [{r['ci_low']:+.3g}, {r['ci_high']:+.3g}])")
         out.append("")
     funds = cmp.means[cmp.means["measure"].str.startswith("fund_share_")]
+    established = funds[funds["measure"] == "fund_share_incumbents"]
+    funds = funds[funds["measure"] != "fund_share_incumbents"]
     if len(funds):
         top = funds.sort_values("mean", ascending=False).head(4)
         out += ["Who captured the fund (cumulative share of fund money at the end): " + ", ".join(
             f"{r['measure'].removeprefix('fund_share_')} {r['mean']:.0%} [{r['ci_low']:.0%}, {r['ci_high']:.0%}]"
-            for _, r in top.iterrows()) + ".", ""]
+            for _, r in top.iterrows()) + "."]
+        for _, r in established.iterrows():
+            out.append(f"Organisations established in the fund's regions when it opened received {r['mean']:.0%} "
+                       f"[{r['ci_low']:.0%}, {r['ci_high']:.0%}] of it.")
+        out.append("")
     return out
 
 

@@ -232,7 +232,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     write_comparison(cmp, prov, out, figures=not args.no_figures)
     if not args.quiet:
         print(markdown_table(cmp.differences))
-        funds = cmp.means[cmp.means["measure"].str.startswith("fund_share_")]
+        funds = cmp.means[cmp.means["measure"].str.startswith("fund_share_")]  # incl. established IOs as a group
         if len(funds):
             from .compare import markdown_means
 

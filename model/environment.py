@@ -58,6 +58,7 @@ def apply_events(model: MigovModel, t: int) -> None:
             # established: offices in at least half of the fund's host countries when it opens
             region = _fund_hosts(model, ev.regions)
             model.fund_incumbent |= model.io.office[:, region].mean(axis=1) >= 0.5
+            model.trust_fund_opened = True
             model.log("trust_fund", ev.note or f"{ev.donor} opens a trust fund of {ev.amount:g}m per step", ev.donor)
     model.shocks = [(end, ev) for end, ev in model.shocks if end > t]
     model.trust_funds = [(end, ev) for end, ev in model.trust_funds if end > t]

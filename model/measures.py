@@ -115,7 +115,8 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
         out["fund_share_NGOs"] = float(model.fund_received[io.n:].sum() / fund_total) if fund_total > 0 else np.nan
         out["fund_total"] = fund_total
         inc = float(model.fund_received[: io.n][model.fund_incumbent].sum())
-        out["fund_share_incumbents"] = inc / fund_total if fund_total > 0 else np.nan
+        opened = model.trust_fund_opened and fund_total > 0  # incumbents are defined by a trust fund's regions
+        out["fund_share_incumbents"] = inc / fund_total if opened else np.nan
     follows = spending_alignment(model)
     out["spending_follows_pressure"], out["spending_follows_donors"] = follows
     out["spending_donor_tilt"] = follows[1] - follows[0]

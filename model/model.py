@@ -52,6 +52,7 @@ class MigovModel(mesa.Model):
         self.fund_received = np.zeros(len(scenario.organisations) + len(scenario.ngos))  # cumulative
         # established where a trust fund opened: offices in at least half of its host countries
         self.fund_incumbent = np.zeros(len(scenario.organisations), dtype=bool)
+        self.trust_fund_opened = False
         self.has_funds = any(getattr(ev, "fund", 0) > 0 or ev.type == "trust_fund" for ev in scenario.events)
 
         self.organisations = [InternationalOrganisation(self, i, n) for i, n in enumerate(self.io.names)]
