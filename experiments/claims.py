@@ -158,19 +158,23 @@ def arms(claim: Claim) -> list[tuple[str, dict]]:
 
 def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int) -> Path:
     """Write the claim as an experiment (YAML + csv design of its arms) and return its path."""
-    folder.mkdir(parents=True, exist_ok=True)
     base = claim.comparison.base.scenario or "baseline"
     rows = [a or {SCENARIO_COLUMN: base} for _, a in arms(claim)]  # a design needs at least one column
-    design = pd.DataFrame(rows)
+    return write_claim_experiment(claim, folder, pd.DataFrame(rows), replicates, seed, claim.id, claim.claim)
+
+
+def write_claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicates: int, seed: int,
+                           name: str, description: str) -> Path:
+    """An experiment measuring ``claim``'s measure over a csv ``design``, its rows sharing replicate
+    seeds (common random numbers). Used for a claim's arms and for the ``--where`` samples."""
+    folder.mkdir(parents=True, exist_ok=True)
     design.to_csv(folder / "design.csv", index=False)
-    params = {}
-    for col in design.columns:
-        levels = [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]
-        params[col] = {"levels": levels}
+    params = {col: {"levels": [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]}
+              for col in design.columns}
     exp = {
-        "name": claim.id,
-        "description": claim.claim,
-        "scenario": base,
+        "name": name,
+        "description": description,
+        "scenario": claim.comparison.base.scenario or "baseline",
         "parameters": params,
         "design": {"type": "csv", "file": "design.csv"},
         "replicates": replicates,

@@ -230,6 +230,10 @@ def EventLog(model: DashboardModel):
 
 
 # ------------------------------------------------------------------------------ the page
+def slider(value: float, label: str, high: float = 1.0, step: float = 0.05) -> dict:
+    return {"type": "SliderFloat", "value": value, "min": 0.0, "max": high, "step": step, "label": label}
+
+
 def model_params(initial: str) -> dict:
     names = list(scenario_choices())
     return {
@@ -237,18 +241,12 @@ def model_params(initial: str) -> dict:
                      "label": "Scenario (press Reset to load)"},
         "seed": {"type": "InputText", "value": "1", "label": "Seed"},
         "use_levers": {"type": "Checkbox", "value": False, "label": "Apply the levers below (else the scenario's own)"},
-        "scale_preference": {"type": "SliderFloat", "value": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
-                             "label": "Donors: prefer large programmes"},
-        "earmarking": {"type": "SliderFloat", "value": 0.6, "min": 0.0, "max": 1.0, "step": 0.05,
-                       "label": "Earmarked share"},
-        "uncertainty": {"type": "SliderFloat", "value": 0.3, "min": 0.0, "max": 1.0, "step": 0.05,
-                        "label": "Uncertainty"},
-        "authoritarian_share": {"type": "SliderFloat", "value": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
-                                "label": "Authoritarian hosts"},
-        "synergy": {"type": "SliderFloat", "value": 0.03, "min": 0.0, "max": 0.1, "step": 0.01,
-                    "label": "Knowledge x partnership"},
-        "iom_malleability": {"type": "SliderFloat", "value": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
-                             "label": "IOM malleability"},
+        "scale_preference": slider(0.5, "Donors: prefer large programmes"),
+        "earmarking": slider(0.6, "Earmarked share"),
+        "uncertainty": slider(0.3, "Uncertainty"),
+        "authoritarian_share": slider(0.5, "Authoritarian hosts"),
+        "synergy": slider(0.03, "Knowledge x partnership", high=0.1, step=0.01),
+        "iom_malleability": slider(0.8, "IOM malleability"),
         "venue": {"type": "Select", "value": VENUES[0], "values": VENUES, "label": "Coordination venue"},
         "funding_shock": {"type": "Checkbox", "value": False, "label": "Funding shock (donors cut 40% from step 8)"},
     }

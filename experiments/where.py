@@ -25,10 +25,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.stats import qmc
 
-from .claims import Claim, arms
+from .claims import Claim, arms, per_replicate, write_claim_experiment
 from .experiment import load_experiment
 from .figures import STYLE
 from .sweep import load_results, run_sweep
@@ -120,22 +119,10 @@ def where_design(claim: Claim, samples: int, seed: int) -> tuple[pd.DataFrame, p
 def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, workers: int = 1,
               executor: str = "processes", seed: int = 0, quiet: bool = False) -> tuple[Box, pd.DataFrame]:
     folder = out / claim.id / "where"
-    spec = folder / "spec"
-    spec.mkdir(parents=True, exist_ok=True)
     points, design = where_design(claim, samples, seed)
-    design.drop(columns=["sample", "arm"]).to_csv(spec / "design.csv", index=False)
-    params = {c: {"levels": [v.item() if isinstance(v, np.generic) else v for v in design[c].dropna().unique()]}
-              for c in design.columns if c not in ("sample", "arm")}
-    exp = {"name": f"{claim.id}_where", "description": f"where does {claim.id} hold", "scenario":
-           claim.comparison.base.scenario or "baseline", "parameters": params,
-           "design": {"type": "csv", "file": "design.csv"}, "replicates": replicates, "seed": seed,
-           "common_random_numbers": True, "collect": {"final": True, "final_window": claim.measure.window,
-                                                      "series": False, "measures": [claim.measure.name]}}
-    if claim.steps:
-        exp["steps"] = claim.steps
-    (spec / "experiment.yaml").write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
-    run_sweep(load_experiment(spec / "experiment.yaml"), folder / "runs", workers=workers, executor=executor,
-              quiet=quiet)
+    spec = write_claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,
+                                  f"{claim.id}_where", f"where does {claim.id} hold")
+    run_sweep(load_experiment(spec), folder / "runs", workers=workers, executor=executor, quiet=quiet)
     res = load_results(folder / "runs", series=False)
     runs = res.runs[res.runs["status"] == "ok"][["run_id", "point", "replicate"]]
     vals = runs.merge(res.final[["run_id", claim.measure.name]], on="run_id")
@@ -143,8 +130,6 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
     vals["sample"] = vals["point"] // n_arms
     vals["arm"] = vals["point"] % n_arms
     effects = []
-    from .claims import per_replicate
-
     for s, g in vals.groupby("sample"):
         sub = g.rename(columns={claim.measure.name: "value"})[["arm", "replicate", "value"]]
         stat = per_replicate(sub.rename(columns={"arm": "point"}), claim)
