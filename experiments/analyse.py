@@ -18,12 +18,15 @@ state (the sweep's mean over the final window). Failed runs are left out and cou
 runs (a sweep not yet finished) are noted.
 
 Everything is written into one folder (default ``OUTPUT/analysis``), atomically: PNG figures,
-CSV tables and ``summary.md``, which embeds the tables and links the figures.
+CSV tables, ``summary.md``, which embeds the tables and links the figures, and ``manifest.json``
+(the sweep analysed and the files written). An earlier analysis there is replaced only with
+``overwrite``; the sweep folder itself is never a destination (see ``outdir``).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -37,10 +40,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from model import ScenarioError
+from model.config import read_text
+
 from .compare import KEY_MEASURES
 from .experiment import Experiment, ParameterSpec
 from .figures import PALETTE, STYLE
-from .storage import atomic_folder
+from .outdir import check_destination
+from .runner import package_versions
+from .storage import atomic_folder, manifest, write_json
 from .sweep import SweepError, SweepResults, load_results
 
 DEFAULT_MEASURES = ["hhi", "funding_share_NGOs", "funding_share_IOM", "legitimacy_donors", "legitimacy_hosts",
@@ -94,8 +102,33 @@ def choose_measures(final: pd.DataFrame, measures: list[str] | None) -> list[str
     return chosen or have
 
 
+SWEEP_FILES = ("design.parquet", "runs.parquet")
+
+
+def check_sweep_folder(folder: str | Path) -> None:
+    """One line for a folder that is missing or is not a sweep's (a ``migov run`` result, say),
+    instead of a FileNotFoundError from deep inside the loading."""
+    f = Path(folder)
+    expected = "expected the output folder of migov sweep"
+    if not f.is_dir():
+        raise ScenarioError(str(f), "", f"{'is a file' if f.exists() else 'no such folder'}; {expected}")
+    man = f / "manifest.json"
+    if not man.is_file():
+        raise ScenarioError(str(f), "manifest.json", f"missing, so this is not a sweep folder; {expected}")
+    try:
+        data = json.loads(read_text(man))
+    except json.JSONDecodeError as err:
+        raise ScenarioError(str(man), "", f"not valid JSON (line {err.lineno}: {err.msg}); {expected}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("experiment"), dict):
+        raise ScenarioError(str(man), "experiment", f"missing, so this is not a sweep's manifest; {expected}")
+    missing = [n for n in SWEEP_FILES if not (f / n).is_file()]
+    if missing:
+        raise ScenarioError(str(f), missing[0], f"missing; {expected} (it holds {' and '.join(SWEEP_FILES)})")
+
+
 def load(folder: str | Path, measures: list[str] | None = None) -> Analysis:
     """Load a sweep's results and keep the successful runs with their parameters and measures."""
+    check_sweep_folder(folder)
     res = load_results(folder, series=False)
     runs = res.runs
     status = runs["status"]
@@ -756,8 +789,9 @@ def summary_markdown(an: Analysis, files: list[str]) -> str:
     return "\n".join(head) + "\n\n" + body + "\n" + "\n".join(tail) + "\n"
 
 
-def write_analysis(an: Analysis, out: Path) -> Path:
-    """Write figures, tables and summary.md into ``out`` (atomically: a temporary folder renamed)."""
+def write_analysis(an: Analysis, out: Path, overwrite: bool = False) -> Path:
+    """Write figures, tables, summary.md and a manifest into ``out`` (atomically: a temporary
+    folder renamed); an earlier analysis is replaced only with ``overwrite``."""
     meta = {"Software": "migov",
             "Description": f"sweep={an.experiment.get('name')} hash={an.results.manifest.get('experiment_hash')}"}
 
@@ -770,17 +804,24 @@ def write_analysis(an: Analysis, out: Path) -> Path:
             fig.savefig(tmp / f"{stem}.png", metadata=meta)
             files.append(f"{stem}.png")
         (tmp / "summary.md").write_text(summary_markdown(an, sorted(files)), encoding="utf-8")
+        prov = {"sweep": str(an.results.folder), "experiment": an.experiment.get("name"),
+                "experiment_hash": an.results.manifest.get("experiment_hash"), "measures": an.measures,
+                "versions": package_versions()}
+        write_json(manifest(prov, [*files, "summary.md", "manifest.json"], kind="analysis"), tmp / "manifest.json")
 
     try:
-        return atomic_folder(Path(out), fill)
+        return atomic_folder(Path(out), fill, "analysis", inputs=[an.results.folder], overwrite=overwrite)
     finally:
         for fig in an.figures.values():
             plt.close(fig)
 
 
-def run_analysis(folder: str | Path, measures: list[str] | None = None, out: str | Path | None = None
-                 ) -> tuple[Analysis, Path]:
-    """``migov analyse``: analyse a sweep folder and write the results (default FOLDER/analysis)."""
-    an = analyse(folder, measures)
+def run_analysis(folder: str | Path, measures: list[str] | None = None, out: str | Path | None = None,
+                 overwrite: bool = False) -> tuple[Analysis, Path]:
+    """``migov analyse``: analyse a sweep folder and write the results (default FOLDER/analysis).
+    The destination is checked first, so a refused folder costs no analysis."""
+    check_sweep_folder(folder)  # first: a wrong OUTPUT is the likelier mistake than a wrong --out
     dest = Path(out) if out is not None else Path(folder) / "analysis"
-    return an, write_analysis(an, dest)
+    check_destination(dest, [Path(folder)], overwrite)
+    an = analyse(folder, measures)
+    return an, write_analysis(an, dest, overwrite)

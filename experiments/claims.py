@@ -33,6 +33,7 @@ from model import ScenarioError
 from model.config import Source, Strict, _format_pydantic, read_yaml
 
 from .experiment import SCENARIO_COLUMN, load_experiment
+from .outdir import open_accumulating, record_files
 from .sweep import load_results, run_sweep
 
 BOOTSTRAP = 4000
@@ -287,7 +288,10 @@ def evaluate(claim: Claim, values: pd.DataFrame, seed: int = 0) -> Verdict:
 def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: int = 1, executor: str = "processes",
               seed: int = 0, adaptive: bool = False, cap: int = 200, quiet: bool = False) -> Verdict:
     """Run a claim (resumably) and judge it. With ``adaptive``, replicates are added in rounds of
-    the initial count until the interval's width changes by less than 10% or ``cap`` is reached."""
+    the initial count until the interval's width changes by less than 10% or ``cap`` is reached.
+    ``out`` must be new, empty or a migov claims folder (it accumulates claims and resumes)."""
+    open_accumulating(out, "claims")
+    record_files(out, [f"{claim.id}/"])
     r0 = replicates or claim.replicates
     frames, rounds, k = [], [], 0
     while True:

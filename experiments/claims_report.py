@@ -18,6 +18,7 @@ import pandas as pd
 from . import __version__
 from .claims import Verdict, arms
 from .figures import PALETTE, STYLE
+from .outdir import open_accumulating, record_files
 
 MARK = {"holds": "holds", "fails": "FAILS", "inconclusive": "inconclusive"}
 
@@ -73,7 +74,9 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
 
 
 def write_report(verdicts: list[Verdict], out: Path, command: str, seed: int) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    """Write verdicts.csv, report.md, report.html and a figure per claim into the claims folder
+    ``out`` (new, empty or migov's; its earlier report files are rewritten, nothing else)."""
+    open_accumulating(out, "claims")
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
     table = verdict_table(verdicts)
@@ -142,4 +145,5 @@ def write_report(verdicts: list[Verdict], out: Path, command: str, seed: int) ->
         + "".join(html_parts) + "</body></html>")
     html_path = out / "report.html"
     html_path.write_text(page, encoding="utf-8")
+    record_files(out, ["verdicts.csv", "report.md", "report.html", *(f"figures/{v.claim.id}.png" for v in verdicts)])
     return md_path, html_path

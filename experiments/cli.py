@@ -13,27 +13,23 @@ import sys
 from pathlib import Path
 
 from model import ScenarioError, load_scenario
+from model.config import MAX_STEPS, library_dirs, repo_scenarios  # noqa: F401  (repo_scenarios: for callers)
 
 from . import __version__
-from .sweep import SweepError
+from .sweep import SweepError, SweepInterrupted
 
 EXIT_USAGE = 2
+EXIT_FAILED_RUNS = 1  # a sweep finished, but some of its runs failed
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
     """A mistake in how the command was called."""
 
 
-def repo_scenarios() -> Path:
-    return Path(__file__).resolve().parents[1] / "scenarios"
-
-
 def scenario_dirs() -> list[Path]:
-    dirs = []
-    if os.environ.get("MIGOV_SCENARIOS"):
-        dirs.append(Path(os.environ["MIGOV_SCENARIOS"]))
-    dirs += [Path.cwd() / "scenarios", repo_scenarios()]
-    return dirs
+    """The scenario library folders (``model.config.library_dirs``, shared with ``extends``)."""
+    return library_dirs()
 
 
 def find_scenario(name: str) -> Path:
@@ -66,6 +62,9 @@ def whole_number(low: int, what: str = "a number"):
 
 positive_int = whole_number(1)
 seed_int = whole_number(0, "a seed")
+ALLOW_LARGE_STEPS = f"accept --steps above {MAX_STEPS:,} (the schema's limit for simulation.steps)"
+OVERWRITE_HELP = ("replace an earlier migov result in --out (atomically; refused if the folder holds anything "
+                  "its manifest does not list)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,11 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=seed_int, default=1, help="random seed (default 1)")
     run.add_argument("--steps", type=positive_int, default=None, help="steps to run (default: the scenario's)")
     run.add_argument("--out", type=Path, default=None,
-                     help="output folder (default results/<scenario>/seed-<seed>)")
+                     help="output folder, new or empty (default results/<scenario>/seed-<seed>)")
+    run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario field by dotted path, e.g. donors.EU.scale_preference=0.9 "
                           "(repeatable)")
     run.add_argument("--no-agents", action="store_true", help="do not collect per-agent series")
+    run.add_argument("--allow-large", action="store_true", help=ALLOW_LARGE_STEPS)
     run.add_argument("--no-figures", action="store_true", help="do not draw figures")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     run.set_defaults(func=cmd_run)
@@ -111,8 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     cmp.add_argument("--steps", type=positive_int, default=None, help="steps per run (default: each scenario's)")
     cmp.add_argument("--seed", type=seed_int, default=0, help="base seed the replicate seeds derive from")
-    cmp.add_argument("--out", type=Path, default=None, help="output folder (default results/compare/A_vs_B)")
+    cmp.add_argument("--out", type=Path, default=None,
+                     help="output folder, new or empty (default results/compare/A_vs_B)")
+    cmp.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     cmp.add_argument("--no-figures", action="store_true", help="do not draw figures")
+    cmp.add_argument("--allow-large", action="store_true", help=ALLOW_LARGE_STEPS)
     cmp.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     cmp.set_defaults(func=cmd_compare)
 
@@ -132,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue an interrupted sweep (the default whenever the folder holds this experiment)")
     sw.add_argument("--retry-failed", action="store_true", help="also run again the runs that failed before")
     sw.add_argument("--dry-run", action="store_true", help="print the runs and a time estimate; run nothing")
+    sw.add_argument("--allow-large", action="store_true",
+                    help="accept a design of more than 1,000,000 runs (points x replicates)")
     sw.add_argument("--out", type=Path, default=None, help="output folder (default: the experiment's, or "
                                                            "results/sweeps/<name>)")
     sw.add_argument("--chunk", type=positive_int, default=None, help="runs per batch (default: automatic)")
@@ -148,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--measures", nargs="+", default=None, metavar="MEASURE",
                     help="measures to analyse (default: a key list: hhi, funding shares, legitimacy, overlap, "
                          "mandate breadth, offices, contestations, network density, knowledge)")
-    an.add_argument("--out", type=Path, default=None, help="folder for figures, tables and summary.md "
-                                                           "(default OUTPUT/analysis)")
+    an.add_argument("--out", type=Path, default=None, help="folder for figures, tables and summary.md, new or "
+                                                           "empty, never OUTPUT itself (default OUTPUT/analysis)")
+    an.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     an.add_argument("--quiet", "-q", action="store_true", help="print nothing")
     an.set_defaults(func=cmd_analyse)
 
@@ -174,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--seed", type=seed_int, default=0, help="base seed")
     cl.add_argument("--registry", type=Path, default=None, help="claims file (default experiments/claims/claims.yaml)")
     cl.add_argument("--out", type=Path, default=Path("results") / "claims",
-                    help="output folder (default results/claims)")
+                    help="output folder: new, empty or an earlier claims folder, which is resumed "
+                         "(default results/claims)")
     cl.add_argument("--where", metavar="ID", default=None,
                     help="find where in the behavioural parameter space claim ID holds (Latin hypercube + PRIM)")
     cl.add_argument("--samples", type=positive_int, default=64, help="Latin hypercube samples for --where")
@@ -192,14 +200,22 @@ def shard_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def check_steps(steps: int | None, allow_large: bool) -> None:
+    """``--steps`` within the schema's limit, so a slip of the finger never runs for days in silence."""
+    if steps is not None and steps > MAX_STEPS and not allow_large:
+        raise UsageError(f"--steps: {steps:,} is more than {MAX_STEPS:,}, the limit for simulation.steps; expected "
+                         f"at most {MAX_STEPS:,} (add --allow-large to run longer)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .outdir import check_destination
     from .run_command import run_and_write
 
+    check_steps(args.steps, args.allow_large)
     path = find_scenario(args.scenario)
     scenario = load_scenario(path, overrides=args.overrides)
     out = args.out or Path("results") / path.stem / f"seed-{args.seed}"
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
+    check_destination(out, [path], args.overwrite)  # before the run, so a refused folder costs nothing
     run_and_write(scenario, path, args, out)
     return 0
 
@@ -221,15 +237,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import markdown_table
     from .compare_command import compare_scenarios, write_comparison
+    from .outdir import check_destination
 
     if len(args.scenarios) < 2:
         raise UsageError("compare needs at least two scenarios")
+    check_steps(args.steps, args.allow_large)
     paths = [find_scenario(s) for s in args.scenarios]
     out = args.out or Path("results") / "compare" / "_vs_".join(p.stem for p in paths)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
+    check_destination(out, paths, args.overwrite)  # before the runs, so a refused folder costs nothing
     cmp, prov = compare_scenarios(paths, args.replicates, args.workers, args.steps, args.seed, args.quiet)
-    write_comparison(cmp, prov, out, figures=not args.no_figures)
+    write_comparison(cmp, prov, out, figures=not args.no_figures, overwrite=args.overwrite)
     if not args.quiet:
         print(markdown_table(cmp.differences))
         funds = cmp.means[cmp.means["measure"].str.startswith("fund_share_")]  # incl. established IOs as a group
@@ -250,7 +267,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep
     from .sweep_plan import dry_run
 
-    loaded = load_experiment(args.experiment)
+    loaded = load_experiment(args.experiment, allow_large=args.allow_large)  # refuses a huge design early
     exp = loaded.exp
     out = args.out or (Path(exp.output) if exp.output else Path("results") / "sweeps" / exp.name)
     executor = "dask" if args.scheduler else args.executor
@@ -262,19 +279,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        shard=args.shard, chunk=args.chunk, quiet=args.quiet, retry_failed=args.retry_failed)
     if not args.quiet:
         shard = f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else ""
-        print(f"{exp.name}{shard}: {report.ran} runs in {report.wall_time_s:.1f} s, {report.failed} failed; "
+        print(f"{exp.name}{shard}: {report.ran} runs in {report.wall_time_s:.1f} s; "
               f"{report.done_before} were already done; {report.total} in all.")
         print(f"Results in {out}/  (load with experiments.sweep.load_results('{out}'); "
               f"analyse with: migov analyse {out})")
+    if report.failed:
+        print(failure_table(report.failures), file=sys.stderr)
+        print(f"migov: {report.failed} of {report.total} runs failed (table in {out / 'failed_runs.csv'}); "
+              f"fix the cause and run again with --retry-failed", file=sys.stderr)
+        return EXIT_FAILED_RUNS
     return 0
+
+
+def failure_table(failures, rows: int = 20) -> str:
+    """The failed runs as a plain table: run, parameters, error (first ``rows``)."""
+    shown = failures.drop(columns=["point", "replicate", "seed"], errors="ignore").head(rows).copy()
+    shown["error"] = shown["error"].astype(str).str.slice(0, 100)
+    more = len(failures) - len(shown)
+    return shown.to_string(index=False) + (f"\n... and {more} more" if more > 0 else "")
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
     from .analyse import run_analysis
 
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out}: exists and is not a folder")
-    an, out = run_analysis(args.output, args.measures, args.out)
+    an, out = run_analysis(args.output, args.measures, args.out, args.overwrite)  # checks --out before analysing
     if not args.quiet:
         ok = len(an.data)
         print(f"{an.experiment.get('name', args.output)}: {an.design_type} design, {ok} runs analysed "
@@ -284,7 +312,9 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    import subprocess
+    """Serve the dashboard until Ctrl-C, SIGTERM or SIGHUP; the server never outlives migov (see
+    ``run_supervised``). Status 0 when stopped by Ctrl-C or SIGTERM, else the server's."""
+    from .processes import run_supervised
 
     path = find_scenario(args.scenario)
     load_scenario(path)  # a broken scenario is a clear error here, before the server starts
@@ -295,15 +325,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     print(f"migov dashboard: open http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     cmd = [sys.executable, "-m", "solara", "run", app, "--host", args.host, "--port", str(args.port),
            "--no-open", "--production", "--log-level", "warning"]
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    return run_supervised(cmd, env=env)
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
     from .claims import REGISTRY, load_registry, run_claim
     from .claims_report import write_report
+    from .outdir import open_accumulating
     from .parallel import default_workers
 
     registry = load_registry(args.registry or REGISTRY)
@@ -314,6 +342,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
         match = [c for c in claims if c.id == args.where]
         if not match:
             raise UsageError(f"--where: unknown claim '{args.where}'; known: {', '.join(c.id for c in claims)}")
+        open_accumulating(args.out, "claims", [args.registry or REGISTRY])
         box, table = run_where(match[0], args.out, args.samples, args.replicates or 3,
                                args.workers or default_workers(), args.executor, args.seed, args.quiet)
         if not args.quiet:
@@ -329,6 +358,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"--only: unknown claim '{unknown[0]}'; known: {', '.join(sorted(known))}")
         claims = [c for c in claims if c.id in args.only]
+    open_accumulating(args.out, "claims", [args.registry or REGISTRY])  # new, empty or migov's claims folder
     workers = args.workers or default_workers()
     verdicts = []
     for c in claims:
@@ -359,9 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as err:
         print(f"migov: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("migov: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except SweepInterrupted as stop:
+        print(f"migov: {stop}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # run and compare write their folder whole at the end
+        print("migov: interrupted before the results were written; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -74,7 +74,9 @@ def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = 
     return Comparison(labels, runs, final, diff, means), prov
 
 
-def write_comparison(cmp: Comparison, prov: dict, out: Path, figures: bool = True) -> Path:
+def write_comparison(cmp: Comparison, prov: dict, out: Path, figures: bool = True, overwrite: bool = False) -> Path:
+    """Write a comparison's tables, figures and manifest into ``out`` atomically; an earlier migov
+    result there is replaced only with ``overwrite``, and never a folder holding a compared scenario."""
     window = 4 if "year" not in cmp.runs else max(1, round(1 / (cmp.runs["year"].iloc[1] - cmp.runs["year"].iloc[0])))
 
     def fill(tmp: Path) -> None:
@@ -96,6 +98,7 @@ def write_comparison(cmp: Comparison, prov: dict, out: Path, figures: bool = Tru
                 figs["differences"] = plot_differences(cmp.differences)
             files += [f"figures/{n}" for n in save_figures(figs, tmp / "figures",
                                                            {"scenario": "+".join(cmp.labels), "seed": prov["seeds"]})]
-        write_json(manifest(prov, [*files, "manifest.json"]), tmp / "manifest.json")
+        write_json(manifest(prov, [*files, "manifest.json"], kind="compare"), tmp / "manifest.json")
 
-    return atomic_folder(out, fill)
+    inputs = [Path(s["file"]) for s in prov["scenarios"].values()]
+    return atomic_folder(out, fill, "compare", inputs=inputs, overwrite=overwrite)

@@ -33,6 +33,7 @@ from experiments.figures import (
     plot_offices_by_region,
 )
 from experiments.library import scenario_files
+from experiments.outdir import fresh_subfolder
 from experiments.run_command import write_run
 from experiments.runner import network_frame, result_of
 from model import MigovModel, ScenarioError
@@ -139,6 +140,15 @@ def _frames(model: DashboardModel):
     return model.model_frame(), model.agent_frame()
 
 
+def export_run(model: DashboardModel, root: Path | None = None) -> Path:
+    """Write the run as it stands into a new folder under ``root`` (default ``EXPORT_ROOT``):
+    one new folder per export (``-2``, ``-3``... when the name is taken), never a replaced one."""
+    name = f"{model.scenario_name}-seed{model._seed}-step{model.steps}"
+    folder = fresh_subfolder(EXPORT_ROOT if root is None else root, name)
+    return write_run(result_of(model, model.scenario_name), model.scenario, folder, figures=True,
+                     extra={"source": "dashboard"}, kind="dashboard-export")
+
+
 @solara.component
 def ScenarioCard(model: DashboardModel):
     update_counter.get()
@@ -146,9 +156,11 @@ def ScenarioCard(model: DashboardModel):
     sc = model.scenario
 
     def export():
-        folder = EXPORT_ROOT / f"{model.scenario_name}-seed{model._seed}-step{model.steps}"
-        write_run(result_of(model, model.scenario_name), sc, folder, figures=True,
-                  extra={"source": "dashboard"})
+        try:
+            folder = export_run(model)
+        except (ScenarioError, OSError) as err:  # a refused or unwritable folder: say so in the page
+            set_status(f"Export failed: {err}")
+            return
         set_status(f"Wrote figures (PNG) and data (Parquet) to {folder}/")
 
     with solara.Card(sc.title, style={"font-size": "16px"}):
@@ -159,7 +171,7 @@ def ScenarioCard(model: DashboardModel):
                         f"step {model.steps} · scenario <code>{model.scenario_name}</code> · seed {model._seed}")
             solara.Button("Export figures and data", on_click=export, color="primary", outlined=True, small=True)
         if status:
-            solara.Success(status)
+            (solara.Error if status.startswith("Export failed") else solara.Success)(status)
         with solara.Column(style={"max-height": "230px", "overflow-y": "auto", "font-size": "15px"}):
             solara.Text(" ".join(sc.narrative.split()))
             if sc.watch:

@@ -9,7 +9,10 @@ experiment always gives the same seeds.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +21,11 @@ from scipy import stats
 from scipy.stats import qmc
 
 from model import ScenarioError
+from model.config import read_text
 
 from .experiment import Experiment, ParameterSpec
+
+MAX_RUNS = 1_000_000  # a design past this is refused unless --allow-large: its tables alone would fill memory
 
 
 def salib_problem(exp: Experiment) -> dict:
@@ -55,18 +61,95 @@ def build_design(exp: Experiment, folder: Path | None = None) -> pd.DataFrame:
         rows = list(itertools.product(*(_grid_values(exp.parameters[n]) for n in names)))
         return pd.DataFrame(rows, columns=names)
     if d.type == "csv":
-        path = Path(d.file) if folder is None or Path(d.file).is_absolute() else Path(folder) / d.file
-        if not path.is_file():
-            raise ScenarioError(str(path), "", "design file not found")
-        df = pd.read_csv(path)
+        path = design_file(exp, folder)
+        df = read_design_csv(path)
         unknown = [c for c in df.columns if c not in names] if names else []
         if unknown:
             raise ScenarioError(str(path), unknown[0], f"column is not a parameter of the experiment {names}")
-        if df.empty:
-            raise ScenarioError(str(path), "", "the design file has no rows")
-        return df.reset_index(drop=True)
+        return df
     unit = unit_sample(exp)
     return pd.DataFrame({n: _from_unit(unit[:, j], exp.parameters[n]) for j, n in enumerate(names)})
+
+
+def design_file(exp: Experiment, folder: Path | None) -> Path:
+    """A csv design's file: relative paths are relative to the experiment file's folder."""
+    f = Path(exp.design.file or "")
+    return f if folder is None or f.is_absolute() else Path(folder) / f
+
+
+def _looks_like_data(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_header(path: Path, text: str) -> None:
+    """A header row of distinct parameter paths, not a first row of numbers that pandas would
+    silently take for column names."""
+    try:
+        header = next(csv.reader(io.StringIO(text)))
+    except (csv.Error, StopIteration) as err:
+        raise ScenarioError(str(path), "", f"cannot be read as CSV ({err}); expected a header row") from None
+    if any(_looks_like_data(c.strip()) for c in header):
+        raise ScenarioError(str(path), "header", "the first row looks like data; expected a header row of parameter "
+                                                 "paths such as parameters.uncertainty")
+    for i, cell in enumerate(header):
+        if not cell.strip():
+            raise ScenarioError(str(path), f"column {i + 1}", "has no name; expected a parameter path in the header")
+        if header.index(cell) != i:
+            raise ScenarioError(str(path), cell, f"appears twice in the header (columns {header.index(cell) + 1} "
+                                                 f"and {i + 1}); expected each parameter once")
+
+
+def read_design_csv(path: Path) -> pd.DataFrame:
+    """A user's design table, or one line naming the file and what is wrong with it."""
+    text = read_text(path)
+    if not text.strip():
+        raise ScenarioError(str(path), "", "the design file is empty; expected a header row of parameter paths "
+                                           "and one row per point")
+    _check_header(path, text)
+    try:
+        df = pd.read_csv(io.StringIO(text), index_col=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        problem = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise ScenarioError(str(path), "", f"cannot be read as CSV ({problem}); expected comma-separated "
+                                           "values under a header row") from None
+    if df.empty:
+        raise ScenarioError(str(path), "", "the design file has no rows; expected one row per point")
+    return df.reset_index(drop=True)
+
+
+def design_points(exp: Experiment, csv_rows: int | None = None) -> int:
+    """How many points the design has, computed without building it (``csv_rows`` for csv)."""
+    d, n = exp.design, len(exp.parameters)
+    if d.type == "grid":
+        return math.prod(len(s.levels) if s.levels is not None else int(s.points or 0)
+                         for s in exp.parameters.values())
+    if d.type == "lhs":
+        return int(d.size or 0)
+    if d.type == "sobol":  # Saltelli: N (D + 2), or N (2D + 2) with second-order indices
+        return int(d.size or 0) * ((2 * n + 2) if d.second_order else (n + 2))
+    if d.type == "morris":
+        return int(d.size or 0) * (n + 1)
+    return int(csv_rows or 0)
+
+
+DESIGN_FIELD = {"grid": "parameters", "lhs": "design.size", "sobol": "design.size", "morris": "design.size",
+                "csv": "design.file"}
+
+
+def check_run_count(exp: Experiment, source: str, csv_rows: int | None = None, allow_large: bool = False) -> int:
+    """The number of runs (points x replicates), refused past ``MAX_RUNS`` before anything is
+    allocated, unless ``allow_large``."""
+    points = design_points(exp, csv_rows)
+    runs = points * exp.replicates
+    if runs <= MAX_RUNS or allow_large:
+        return runs
+    field = DESIGN_FIELD[exp.design.type] if points > MAX_RUNS else "replicates"
+    raise ScenarioError(source, field, f"{points:,} points x {exp.replicates:,} replicates = {runs:,} runs; expected "
+                                       f"at most {MAX_RUNS:,} (make the design smaller, or add --allow-large)")
 
 
 def unit_sample(exp: Experiment) -> np.ndarray | None:

@@ -18,10 +18,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from model import Scenario, ScenarioError
-from model.config import Strict, _format_pydantic, read_resolved, read_yaml, set_paths, validate_scenario
+from model.config import MAX_STEPS, Strict, _format_pydantic, read_resolved, read_yaml, set_paths, validate_scenario
 
 DesignType = Literal["grid", "lhs", "sobol", "morris", "csv"]
 SCENARIO_COLUMN = "scenario"  # a design column that picks the base scenario of a point
+VALUE_LIMIT = 1e6  # no scenario field reaches beyond +-1e6 (money, in millions), so neither may a distribution
+MAX_SEED = 2**63 - 1  # seeds are stored in 64-bit integer columns
 
 
 class ParameterSpec(Strict):
@@ -31,8 +33,8 @@ class ParameterSpec(Strict):
     range: tuple[float, float] | None = Field(None, description="[low, high] for a continuous parameter")
     distribution: Literal["uniform", "loguniform", "normal"] = Field(
         "uniform", description="how a unit sample maps to the range (normal: mean and sd, clipped to range)")
-    mean: float | None = Field(None, description="mean of a normal distribution")
-    sd: float | None = Field(None, gt=0, description="standard deviation of a normal distribution")
+    mean: float | None = Field(None, ge=-VALUE_LIMIT, le=VALUE_LIMIT, description="mean of a normal distribution")
+    sd: float | None = Field(None, gt=0, le=VALUE_LIMIT, description="standard deviation of a normal distribution")
     integer: bool = Field(False, description="round sampled values to whole numbers")
     points: int | None = Field(None, ge=2, le=1000, description="grid points across the range (grid designs)")
 
@@ -75,11 +77,13 @@ class Design(Strict):
 
 class Collect(Strict):
     final: bool = Field(True, description="keep each run's final state")
-    final_window: int | None = Field(None, ge=1, description="steps averaged for the final state (default: a year)")
+    final_window: int | None = Field(None, ge=1, le=MAX_STEPS,
+                                     description="steps averaged for the final state (default: a year)")
     series: bool = Field(True, description="keep per-step model measures")
-    stride: int = Field(4, ge=1, le=10_000, description="keep every n-th step of the series")
+    stride: int = Field(4, ge=1, le=MAX_STEPS, description="keep every n-th step of the series")
     agents: bool = Field(False, description="keep per-agent series (large)")
-    measures: list[str] | None = Field(None, description="measures to keep (default: all)")
+    measures: list[str] | None = Field(None, description="measures to keep (default: all); names of the model's "
+                                                          "measures, checked against the scenario on loading")
 
 
 class Experiment(Strict):
@@ -89,9 +93,11 @@ class Experiment(Strict):
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict, description="swept parameters by dotted path")
     design: Design = Field(description="how points are chosen")
     replicates: Annotated[int, Field(ge=1, le=100_000)] = Field(1, description="seeds per design point")
-    seed: Annotated[int, Field(ge=0)] = Field(0, description="base seed; every run's seed is spawned from it")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Field(0, description="base seed; every run's seed is spawned "
+                                                                          "from it")
     common_random_numbers: bool = Field(False, description="replicate r uses the same seed at every design point")
-    steps: Annotated[int, Field(ge=1)] | None = Field(None, description="steps per run (default: the scenario's)")
+    steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] | None = Field(None, description="steps per run (default: "
+                                                                                   "the scenario's)")
     collect: Collect = Field(default_factory=Collect, description="what each run keeps")
     output: str | None = Field(None, description="output folder (default results/sweeps/<name>)")
 
@@ -160,12 +166,34 @@ class LoadedExperiment:
             cache[name] = (read_resolved(path), path)
         return cache[name]
 
+    def identity(self, design: Any = None) -> dict[str, str]:
+        """Hashes of everything that decides the experiment's results, one per input, so that a
+        change to any of them is caught and named: the experiment's settings, the base scenario as
+        resolved (its file and every file it extends), the design's points (a csv design's
+        contents), other scenarios a design's ``scenario`` column names, and the code."""
+        from .design import build_design
+
+        if design is None:
+            design = build_design(self.exp, self.path.parent)
+        others = sorted({str(v) for v in design[SCENARIO_COLUMN].dropna()}) if SCENARIO_COLUMN in design else []
+        resolved = {n: validate_scenario(copy.deepcopy(self.other_scenario(n)[0]), n).content_hash() for n in others}
+        return {
+            "experiment": self.exp.content_hash(),
+            "scenario": self.base.content_hash(),
+            "design": _digest(design.to_csv(index=False)),
+            "other_scenarios": _digest(json.dumps(resolved, sort_keys=True)),
+            "code": code_hash(),
+        }
+
     @property
     def hash(self) -> str:
-        """The experiment, its base scenario and the model's code: results made under another of
-        any of them are never mixed into the same folder."""
-        base = json.dumps(self.base.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256((self.exp.content_hash() + base + model_code_hash()).encode()).hexdigest()[:16]
+        """One hash of :meth:`identity`: results made under another experiment, scenario, design
+        file or code are never mixed into the same folder."""
+        return _digest(json.dumps(self.identity(), sort_keys=True))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def model_code_hash() -> str:
@@ -178,39 +206,153 @@ def model_code_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def load_experiment(path: str | Path) -> LoadedExperiment:
+def code_hash() -> str:
+    """The model's source, the design samplers and the function that turns a run into the stored
+    final state and series (``sweep.run_once``): the code a sweep's numbers depend on."""
+    import inspect
+
+    from . import design, sweep
+
+    return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(sweep.run_once))
+
+
+def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperiment:
+    """Load an experiment file and check everything a run would trip over before any run: the
+    design's size (refused past ``design.MAX_RUNS`` runs unless ``allow_large``), every parameter
+    path and value against the scenario, a csv design's columns and values, and the measures."""
+    from .design import check_run_count, design_file, read_design_csv
+
     p = Path(path)
+    exp = _read_experiment(p)
+    table = read_design_csv(design_file(exp, p.parent)) if exp.design.type == "csv" else None
+    check_run_count(exp, str(p), None if table is None else len(table), allow_large)
+    scenario_path = _scenario_path(exp.scenario, p.parent)
+    loaded = LoadedExperiment(p, exp, scenario_path, read_resolved(scenario_path))
+    for key, spec in exp.parameters.items():
+        if key == SCENARIO_COLUMN:
+            levels = list(spec.levels or [])
+            _check_scenarios(loaded, str(p), [(f"parameters.scenario.levels[{j}]", v) for j, v in enumerate(levels)])
+            continue
+        values = list(spec.levels) if spec.levels is not None else list(spec.range)
+        where = f"parameters.{key}" + (".levels" if spec.levels is not None else ".range")
+        _check_values(loaded, str(p), f"parameters.{key}", where, key, values)
+    if table is not None:
+        _check_design_table(loaded, design_file(exp, p.parent), table)
+    _check_measures(loaded)
+    return loaded
+
+
+def _read_experiment(p: Path) -> Experiment:
     data = read_yaml(p)
     if not isinstance(data, dict):
         raise ScenarioError(str(p), "", f"expected a mapping of experiment fields, got {type(data).__name__}")
     try:
-        exp = Experiment.model_validate(data)
+        return Experiment.model_validate(data)
     except ValidationError as err:
         loc, msg = _format_pydantic(err)
         raise ScenarioError(str(p), loc, msg) from None
-    scenario_path = _scenario_path(exp.scenario, p.parent)
-    scenario_data = read_resolved(scenario_path)
-    loaded = LoadedExperiment(p, exp, scenario_path, scenario_data)
-    for key, spec in exp.parameters.items():
-        if key == SCENARIO_COLUMN:
-            for j, name in enumerate(spec.levels or []):
-                try:
-                    validate_scenario(copy.deepcopy(loaded.other_scenario(str(name))[0]), str(name))
-                except ScenarioError as err:
-                    raise ScenarioError(str(p), f"parameters.scenario.levels[{j}]", str(err)) from None
+
+
+def _check_values(loaded: LoadedExperiment, source: str, path_field: str, value_field: str, key: str,
+                  values: list) -> None:
+    """Each value set at ``key`` in the base scenario, which must accept it (the code path of
+    ``migov run --set``); errors name ``path_field`` for a bad path, ``value_field`` for a value."""
+    for value in values:
+        probe = copy.deepcopy(loaded.scenario_data)
+        try:
+            set_paths(probe, key, value, source=source)
+        except ScenarioError as err:
+            raise ScenarioError(source, path_field, f"not a parameter of the scenario "
+                                f"({err.field}: {err.message})") from None
+        try:
+            validate_scenario(probe, source)
+        except ScenarioError as err:
+            raise ScenarioError(source, value_field, f"{value!r} is not allowed for {err.field}: {err.message}"
+                                ) from None
+
+
+def _check_scenarios(loaded: LoadedExperiment, source: str, named: list[tuple[str, Any]]) -> None:
+    """Every scenario a ``scenario`` column or level names (given as (field, name)) must exist
+    and validate."""
+    for field, name in named:
+        try:
+            validate_scenario(copy.deepcopy(loaded.other_scenario(str(name))[0]), str(name))
+        except ScenarioError as err:
+            raise ScenarioError(source, field, str(err)) from None
+
+
+CHECKED_VALUES = 100  # distinct values of a csv column checked one by one; beyond, its extremes
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _column_probes(column: Any) -> list:
+    """The values of a design column worth checking: all distinct ones, or for a long numeric
+    column its minimum, maximum and first value (the scenario's bounds are intervals)."""
+    distinct = column.dropna().unique()
+    if len(distinct) <= CHECKED_VALUES:
+        return [_plain(v) for v in distinct]
+    if column.dtype.kind in "iuf":
+        return [_plain(v) for v in (column.min(), column.max(), column.dropna().iloc[0])]
+    return [_plain(v) for v in distinct[:CHECKED_VALUES]]
+
+
+def _check_design_table(loaded: LoadedExperiment, csv_path: Path, table: Any) -> None:
+    """A csv design's columns are scenario paths and their values are ones the scenario accepts,
+    checked as ``parameters.*.levels`` are, whether or not the experiment declares parameters;
+    then the first row is checked as a whole, as its run would see it."""
+    source, declared = str(csv_path), list(loaded.exp.parameters)
+    for column in table.columns:
+        if declared and column not in declared:
+            raise ScenarioError(source, column, f"column is not a parameter of the experiment {declared}")
+        values = _column_probes(table[column])
+        if column == SCENARIO_COLUMN:
+            _check_scenarios(loaded, source, [(column, v) for v in values])
             continue
-        values = list(spec.levels) if spec.levels is not None else list(spec.range)
-        where = f"parameters.{key}" + (".levels" if spec.levels is not None else ".range")
-        for value in values:
-            probe = copy.deepcopy(scenario_data)
-            try:
-                set_paths(probe, key, value, source=str(p))
-            except ScenarioError as err:
-                raise ScenarioError(str(p), f"parameters.{key}", f"not a parameter of the scenario "
-                                    f"({err.field}: {err.message})") from None
-            try:
-                validate_scenario(probe, str(p))
-            except ScenarioError as err:
-                raise ScenarioError(str(p), where, f"{value!r} is not allowed for {err.field}: {err.message}"
-                                    ) from None
-    return loaded
+        _check_values(loaded, source, column, column, column, values)
+    first = {k: _plain(v) for k, v in table.iloc[0].items()}
+    try:
+        loaded.scenario_for(first)
+    except ScenarioError as err:
+        raise ScenarioError(source, "row 1", f"the first point is not a valid scenario ({err.field}: {err.message})"
+                            ) from None
+
+
+def _scenario_names(loaded: LoadedExperiment) -> list[str]:
+    return list(loaded.__dict__.get("_others", {}))
+
+
+def _check_measures(loaded: LoadedExperiment) -> None:
+    """``collect.measures`` must name measures the model computes for these scenarios (some are
+    per organisation, e.g. funding_share_IOM, or exist only with a fund, e.g. fund_total)."""
+    wanted = loaded.exp.collect.measures
+    if not wanted:
+        return
+    from difflib import get_close_matches
+
+    known = measure_names([loaded.base, *(validate_scenario(copy.deepcopy(loaded.other_scenario(n)[0]), n)
+                                          for n in _scenario_names(loaded))])
+    for i, name in enumerate(wanted):
+        field = f"collect.measures[{i}]"
+        if name in wanted[:i]:
+            raise ScenarioError(str(loaded.path), field, f"'{name}' is listed twice; expected each measure once")
+        if name not in known:
+            close = get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ScenarioError(str(loaded.path), field, f"unknown measure '{name}'{hint}; expected one of "
+                                f"{', '.join(sorted(known))}")
+
+
+def measure_names(scenarios: list[Scenario]) -> set[str]:
+    """The names of the model's measures (model.parquet's columns but step and year) for these
+    scenarios, read off a model built at step 0."""
+    from model import MigovModel
+
+    names: set[str] = set()
+    for sc in scenarios:
+        m = MigovModel(sc, seed=0, collect_agents=False)
+        names |= set(m.measures)
+        m.release()
+    return names

@@ -20,6 +20,14 @@ def scenario_files(dirs: list[Path]) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
+def _problem(err: ScenarioError, path: Path) -> str:
+    """What is wrong with a listed file, without its path when the row already names it (the
+    summary column is cut short, and a long path would leave no room for the problem)."""
+    if err.source != str(path):
+        return str(err)
+    return f"{err.field}: {err.message}" if err.field else err.message
+
+
 def list_scenarios(dirs: list[Path]) -> str:
     rows = []
     for name, path in scenario_files(dirs).items():
@@ -27,7 +35,7 @@ def list_scenarios(dirs: list[Path]) -> str:
             sc = load_scenario(path)
             rows.append((name, sc.title, sc.one_line))
         except ScenarioError as err:
-            rows.append((name, "(invalid)", str(err)))
+            rows.append((name, "(invalid)", _problem(err, path)))
     if not rows:
         return "no scenarios found"
     w1 = max(len(r[0]) for r in rows)
@@ -57,7 +65,7 @@ def differences_from_base(path: Path) -> tuple[str | None, list[tuple[str, Any, 
     sc = load_scenario(path)
     if sc.extends is None:
         return None, []
-    base = load_scenario(base_path(sc.extends, Path(path).parent))
+    base = load_scenario(base_path(sc.extends, Path(path).parent, own=Path(path)))
     mine, theirs = flatten(sc.model_dump(mode="json")), flatten(base.model_dump(mode="json"))
     rows = []
     for key in sorted(set(mine) | set(theirs)):

@@ -19,9 +19,10 @@ from .storage import atomic_folder, manifest, write_json, write_parquet
 TABLES = ("model", "agents", "events", "network")
 
 
-def write_run(result: RunResult, scenario: Scenario, out: Path, figures: bool = True,
-              extra: dict | None = None) -> Path:
-    """Write a run's tables, figures, resolved scenario and manifest into ``out`` atomically."""
+def write_run(result: RunResult, scenario: Scenario, out: Path, figures: bool = True, extra: dict | None = None,
+              overwrite: bool = False, inputs: list[Path] | tuple[Path, ...] = (), kind: str = "run") -> Path:
+    """Write a run's tables, figures, resolved scenario and manifest into ``out`` atomically; an
+    earlier migov result there is replaced only with ``overwrite`` (see ``outdir``)."""
     prov = result.provenance
 
     def fill(tmp: Path) -> None:
@@ -40,9 +41,9 @@ def write_run(result: RunResult, scenario: Scenario, out: Path, figures: bool = 
             (tmp / "figures").mkdir()
             figs = figure_set(result.model, result.agents, result.network, title=scenario.title)
             files += [f"figures/{n}" for n in save_figures(figs, tmp / "figures", prov)]
-        write_json(manifest(prov, [*files, "manifest.json"], extra), tmp / "manifest.json")
+        write_json(manifest(prov, [*files, "manifest.json"], extra, kind), tmp / "manifest.json")
 
-    return atomic_folder(out, fill)
+    return atomic_folder(out, fill, kind, inputs=inputs, overwrite=overwrite)
 
 
 def summary(result: RunResult) -> str:
@@ -96,7 +97,8 @@ def run_and_write(scenario: Scenario, path: Path, args: argparse.Namespace, out:
         result = run_scenario(scenario, args.seed, steps=steps, collect_agents=not args.no_agents,
                               on_step=lambda _s: bar.update(1), scenario_name=path.stem)
     extra = {"scenario_file": str(path), "overrides": list(args.overrides)}
-    write_run(result, scenario, out, figures=not args.no_figures, extra=extra)
+    write_run(result, scenario, out, figures=not args.no_figures, extra=extra,
+              overwrite=getattr(args, "overwrite", False), inputs=[path])
     if not args.quiet:
         print(summary(result))
         print(f"\nResults in {out}/ (model, agents, events, network as Parquet; manifest.json; figures/)")

@@ -2,22 +2,24 @@
 
 A run's folder is written under a temporary name beside its destination and renamed into
 place only when every file is complete, so an interrupted or failed write never leaves a
-half-written results folder. Every Parquet file carries the run's provenance in its schema
-metadata (key ``migov.provenance``) as well as in ``manifest.json``.
+half-written results folder; whether the destination may be written at all is decided by
+``outdir`` (new, empty, or migov's own earlier result with ``overwrite``). Every Parquet file
+carries the run's provenance in its schema metadata (key ``migov.provenance``) as well as in
+``manifest.json``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from . import outdir
 
 PROVENANCE_KEY = b"migov.provenance"
 
@@ -34,36 +36,24 @@ def read_provenance(path: str | Path) -> dict:
     return json.loads(meta[PROVENANCE_KEY]) if PROVENANCE_KEY in meta else {}
 
 
-def atomic_folder(dest: Path, fill: Callable[[Path], None]) -> Path:
-    """Create ``dest`` by filling a temporary sibling folder and renaming it into place.
+def atomic_folder(dest: Path, fill: Callable[[Path], None], kind: str, inputs: Iterable[Path] = (),
+                  overwrite: bool = False, option: str = "--out") -> Path:
+    """Create ``dest`` by filling a temporary sibling folder and renaming it into place, under
+    ``outdir``'s rules (library code must not destroy what migov did not write either).
 
     If ``fill`` raises, the temporary folder is removed and ``dest`` is left as it was.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
-    tmp.chmod(0o755)
-    try:
-        fill(tmp)
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+    return outdir.write_folder(dest, fill, kind, inputs=inputs, overwrite=overwrite, option=option)
 
 
-def manifest(provenance: dict, files: list[str], extra: dict | None = None) -> dict:
+def manifest(provenance: dict, files: list[str], extra: dict | None = None, kind: str | None = None) -> dict:
+    """A result's manifest: provenance, when, the files written and, given ``kind``, migov's marker."""
     return {
         **provenance,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": sorted(files),
         **(extra or {}),
+        **(outdir.marker(kind) if kind else {}),
     }
 
 

@@ -1,54 +1,71 @@
 """The sweep engine: many runs, streamed to disk as they finish, resumable, on any executor.
 
-Layout of an output folder::
+What is on disk, and how it is read back, is in ``sweep_store``; who may write a folder at a
+time, in ``sweep_lock``. This module runs the work and survives its own failures:
 
-    manifest.json      experiment, its hash, the scenario, versions (written once)
-    design.parquet     the design points
-    runs.parquet       the run table: run id, point, replicate, seed, parameters (static)
-    run_table.parquet  the same with status, error text and wall time, refreshed when a sweep ends
-    parts/chunk-*/     one folder per finished batch of runs, renamed into place when complete:
-        status.parquet   run id, status (ok or failed), error text, wall time
-        final.parquet    run id, each measure's final state (mean over the final window)
-        series.parquet   run id, step, year, measures every ``stride`` steps
-        agents.parquet   run id, step, agent, type, variables (if collected)
-
-Parameters live once, in the run table. A batch is written under a temporary name and renamed,
-so a sweep killed at any moment leaves only complete batches; running the same command again
-skips every run that has a status and runs the rest.
+- Workers write their own batches, each renamed into place whole, so a sweep killed at any moment
+  leaves only complete batches; running the same command again skips every finished run.
+- Workers die with their coordinator (Linux parent-death signal), so a ``kill -9`` of the
+  coordinator leaves no process writing into the folder; the lock refuses a second coordinator
+  while the first lives and takes over once it is gone.
+- A worker that dies (killed, out of memory) breaks the process pool; the batches it left are
+  run again in a fresh pool, and a run that takes a worker down three times is recorded as failed.
+- Ctrl-C (or SIGTERM) stops the workers at once, keeps every finished batch and says how to resume.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
-import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from model import MigovModel, ScenarioError
+from model import MigovModel
 
 from .design import build_design, run_table, unit_sample
-from .experiment import Collect, LoadedExperiment, model_code_hash
+from .experiment import Collect, LoadedExperiment
+from .processes import die_with_parent
 from .runner import package_versions
-from .storage import write_json
+from .sweep_lock import LockError, acquire
+from .sweep_store import (
+    TABLES,
+    SweepError,
+    SweepResults,
+    _plain,
+    attempts_so_far,
+    clean_staging,
+    finished_runs,
+    load_results,
+    part_files,
+    prepare_folder,
+    quarantine,
+    read_table,
+    write_atomic,
+    write_batch,
+)
 
-TABLES = ("status", "final", "series", "agents")
+__all__ = ["TABLES", "SweepError", "SweepInterrupted", "SweepReport", "SweepResults", "finished_runs",
+           "load_results", "part_files", "read_table", "run_sweep"]
+
 tqdm.monitor_interval = 0  # no tqdm monitor thread: worker processes are forked from this one
+Run = tuple[int, int, dict, int]  # run id, seed, parameters, attempt
+MAX_DEATHS = 3  # a run in flight when a worker died this many times is recorded as failed
+MAX_BREAKS = 10  # pools broken in one invocation before the sweep gives up (finished runs are kept)
 
 
-class SweepError(Exception):
-    """A user-facing problem with a sweep (exit status 2)."""
+class SweepInterrupted(Exception):
+    """Ctrl-C or SIGTERM: finished runs are kept; the message says how many and how to resume."""
 
 
 # --------------------------------------------------------------------------- the work
@@ -115,21 +132,21 @@ def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, ste
     return out
 
 
-def run_and_write(ctx: Context, runs: list[tuple[int, int, dict]], out: str, provenance: dict) -> tuple[int, int]:
+def run_and_write(ctx: Context, runs: list[Run], out: str, provenance: dict) -> tuple[int, int]:
     """Run a batch in a worker and write it there (no results travel back through pickling,
     and the coordinating process stays idle). Returns (runs, failures)."""
     batch = run_batch(ctx, runs)
-    write_batch(Path(out), batch, provenance)
+    write_batch(Path(out), batch.frames, {r[0]: r[3] for r in runs}, provenance)
     return batch.n, batch.failed
 
 
-def run_batch(ctx: Context, runs: list[tuple[int, int, dict]]) -> Batch:
-    """Run a batch of (run id, seed, parameters); a run that raises is recorded as failed."""
+def run_batch(ctx: Context, runs: list[Run]) -> Batch:
+    """Run a batch of (run id, seed, parameters, attempt); a run that raises is recorded as failed."""
     loaded = ctx.loaded()
     collect = Collect.model_validate(ctx.collect)
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in TABLES}
     status = []
-    for run_id, seed, params in runs:
+    for run_id, seed, params, _attempt in runs:
         t0 = time.perf_counter()
         try:
             frames = run_once(loaded, run_id, seed, params, ctx.steps, collect)
@@ -146,91 +163,6 @@ def run_batch(ctx: Context, runs: list[tuple[int, int, dict]]) -> Batch:
         if parts[k]:
             batch.frames[k] = pd.concat(parts[k], ignore_index=True)
     return batch
-
-
-# --------------------------------------------------------------------------- storage
-def write_batch(out: Path, batch: Batch, provenance: dict) -> Path:
-    """Write a batch as parts/chunk-<id>/ atomically (temporary folder, then rename)."""
-    parts = out / "parts"
-    parts.mkdir(parents=True, exist_ok=True)
-    name = f"chunk-{uuid.uuid4().hex}"
-    tmp = parts / f".tmp-{name}"
-    tmp.mkdir()
-    meta = {b"migov.provenance": json.dumps(provenance, sort_keys=True).encode()}
-    for k, df in batch.frames.items():
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), tmp / f"{k}.parquet")
-    os.replace(tmp, parts / name)
-    return parts / name
-
-
-def part_files(out: Path, table: str) -> list[Path]:
-    """A table's parts in the order they were written (a retried run's later record wins)."""
-    files = list((out / "parts").glob(f"chunk-*/{table}.parquet"))
-    return sorted(files, key=lambda f: (f.parent.stat().st_mtime_ns, f.parent.name))
-
-
-def read_table(out: Path, table: str) -> pd.DataFrame:
-    files = part_files(out, table)
-    if not files:
-        return pd.DataFrame()
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-
-
-def finished_runs(out: Path, include_failed: bool = True) -> set[int]:
-    """Runs with a recorded status (only successful ones if ``include_failed`` is false)."""
-    status: dict[int, str] = {}
-    for f in part_files(out, "status"):
-        t = pq.read_table(f, columns=["run_id", "status"])
-        status.update(zip(t.column("run_id").to_pylist(), t.column("status").to_pylist(), strict=True))
-    return {r for r, s in status.items() if include_failed or s == "ok"}
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def prepare_folder(out: Path, loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataFrame) -> dict:
-    """Create the folder's manifest, design and run table, or check that an existing folder
-    holds this same experiment."""
-    manifest_path = out / "manifest.json"
-    if manifest_path.is_file():
-        old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if old.get("experiment_hash") != loaded.hash:
-            changed = ("the model's code has changed since" if old.get("model_code_hash") not in
-                       (None, model_code_hash()) else "it holds results of another experiment or scenario")
-            raise SweepError(f"{out}: {changed} (hash {old.get('experiment_hash')}, "
-                             f"'{old.get('experiment', {}).get('name')}'; this one is {loaded.hash}). Use another "
-                             f"--out, or delete the folder to start again")
-        return old
-    if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
-        raise SweepError(f"{out}: exists and is not a sweep folder; use another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "experiment": loaded.exp.model_dump(mode="json"),
-        "experiment_file": str(loaded.path),
-        "experiment_hash": loaded.hash,
-        "scenario_file": str(loaded.scenario_path),
-        "scenario_hash": loaded.base.content_hash(),
-        "model_code_hash": model_code_hash(),
-        "n_points": len(design),
-        "n_runs": len(runs),
-        "versions": package_versions(),
-        "created_utc": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "layout": "runs.parquet (run id, point, replicate, seed, parameters) + parts/chunk-*/{status,final,series,"
-                  "agents}.parquet; run_table.parquet is the run table with status, error and wall time as of the "
-                  "end of the last sweep invocation (load_results recomputes it from the parts)",
-    }
-    _write_atomic(out / "design.parquet", lambda p: design.to_parquet(p, index=False))
-    unit = unit_sample(loaded.exp)
-    if unit is not None:  # the sampler's unit-cube points, for SALib's analyses
-        unit_df = pd.DataFrame(unit, columns=list(design.columns))
-        _write_atomic(out / "design_unit.parquet", lambda p: unit_df.to_parquet(p, index=False))
-    _write_atomic(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
-    _write_atomic(manifest_path, lambda p: write_json(manifest, p))
-    return manifest
 
 
 # --------------------------------------------------------------------------- execution
@@ -279,33 +211,119 @@ def _pool_context():
     return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
 
 
-def execute(ctx: Context, todo: list[tuple[int, int, dict]], workers: int, executor: str, scheduler: str | None,
-            chunk: int, out: Path, provenance: dict) -> Iterator[tuple[int, int]]:
-    """Run ``todo`` in batches on the chosen executor; each batch is written where it ran.
-    Yields (runs, failures) per batch as batches finish."""
-    batches = list(chunks(todo, chunk))
-    args = (str(Path(out).resolve()), provenance)
-    if executor == "serial" or (executor == "processes" and workers == 1):
-        for b in batches:
-            yield run_and_write(ctx, b, *args)
-        return
-    if executor == "processes":
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+def _worker_start(coordinator: int) -> None:
+    """A worker dies with its coordinator, even on ``kill -9`` (it must never write on alone), and
+    leaves Ctrl-C to the coordinator, which stops the pool in order."""
+    die_with_parent(signal.SIGKILL, parent=coordinator)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-            futures = {pool.submit(run_and_write, ctx, b, *args) for b in batches}
-            for fut in as_completed(futures):
-                futures.discard(fut)
-                yield fut.result()
-        return
+
+def _stop_pool(pool) -> None:
+    """Kill a pool's workers now and wait for them (a batch half-written stays in staging)."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    for p in procs:
+        p.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for p in procs:
+        p.join()
+
+
+@dataclass
+class _Plan:
+    """Batches still to run, and how often each run was in flight when a worker died."""
+
+    batches: dict[int, list[Run]]
+    deaths: Counter = field(default_factory=Counter)
+    breaks: int = 0
+
+
+def _recover(plan: _Plan, in_flight: set[int], ctx_out: Path, provenance: dict) -> Iterator[tuple[int, int]]:
+    """After a worker died: keep what reached the disk, run the rest again. A batch that was in
+    flight is split into single runs (so one bad run cannot take others down with it); a run in
+    flight at ``MAX_DEATHS`` deaths is recorded as failed."""
+    done = finished_runs(ctx_out)
+    batches: dict[int, list[Run]] = {}
+    k = max(plan.batches, default=0) + 1
+    for i, batch in plan.batches.items():
+        left = [r for r in batch if r[0] not in done]
+        if len(left) < len(batch):
+            yield len(batch) - len(left), 0
+        if i not in in_flight:
+            if left:
+                batches[i] = left
+            continue
+        for run in left:
+            plan.deaths[run[0]] += 1
+            if plan.deaths[run[0]] < MAX_DEATHS:
+                batches[k], k = [run], k + 1
+                continue
+            status = pd.DataFrame([(run[0], "failed", f"WorkerDied: a worker process died while running it "
+                                    f"{MAX_DEATHS} times (killed, or out of memory)", np.nan, -1)],
+                                  columns=["run_id", "status", "error", "wall_time_s", "worker_pid"])
+            write_batch(ctx_out, {"status": status}, {run[0]: run[3]}, provenance)
+            yield 1, 1
+    plan.batches = batches
+
+
+def _run_in_processes(ctx: Context, batches: list[list[Run]], workers: int, out: Path, provenance: dict,
+                      on_workers) -> Iterator[tuple[int, int]]:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    plan = _Plan(dict(enumerate(batches)))
+    while plan.batches:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(plan.batches)), mp_context=_pool_context(),
+                                   initializer=_worker_start, initargs=(os.getpid(),))
+        try:
+            futures = {pool.submit(run_and_write, ctx, b, str(out), provenance): i for i, b in plan.batches.items()}
+            on_workers(list(pool._processes))
+            waiting, in_flight, broken = set(futures), set(), False
+            while waiting and not broken:
+                in_flight = {futures[f] for f in waiting if f.running()} or in_flight  # handed to a worker
+                done, waiting = wait(waiting, timeout=0.5, return_when=FIRST_COMPLETED)
+                for f in done:
+                    try:
+                        result = f.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    plan.batches.pop(futures[f])
+                    yield result
+        except BaseException:  # Ctrl-C, SIGTERM, or the consumer stopped: no worker outlives this
+            _stop_pool(pool)
+            raise
+        _stop_pool(pool)
+        if not broken:
+            return
+        plan.breaks += 1
+        if plan.breaks > MAX_BREAKS:
+            left = sum(len(b) for b in plan.batches.values())
+            raise SweepError(f"{out}: worker processes keep dying ({plan.breaks} times); {left} runs are not done. "
+                             "Finished runs are kept; run the same command again to resume")
+        print(f"migov: warning: a worker process died; running its {len(in_flight)} unfinished batch(es) again in "
+              "a fresh pool", file=sys.stderr)
+        yield from _recover(plan, in_flight, out, provenance)
+
+
+def _run_on_dask(ctx: Context, batches: list[list[Run]], workers: int, scheduler: str | None, out: Path,
+                 provenance: dict) -> Iterator[tuple[int, int]]:
     client, cluster = _dask_client(workers, scheduler)
     try:
         from dask.distributed import as_completed as dask_completed
 
-        futures = client.map(run_and_write, [ctx] * len(batches), batches, [args[0]] * len(batches),
+        futures = client.map(run_and_write, [ctx] * len(batches), batches, [str(out)] * len(batches),
                              [provenance] * len(batches), pure=False)
+        batch_of = {f.key: b for f, b in zip(futures, batches, strict=True)}
         for fut in dask_completed(futures):
-            yield fut.result()
+            try:
+                yield fut.result()
+            except Exception as err:  # e.g. KilledWorker: the batch took workers down repeatedly
+                batch = batch_of[fut.key]
+                text = "".join(traceback.format_exception_only(type(err), err)).strip()
+                status = pd.DataFrame([(r[0], "failed", text, np.nan, -1) for r in batch],
+                                      columns=["run_id", "status", "error", "wall_time_s", "worker_pid"])
+                write_batch(out, {"status": status}, {r[0]: r[3] for r in batch}, provenance)
+                yield len(batch), len(batch)
             fut.release()
     finally:
         client.close()
@@ -313,100 +331,161 @@ def execute(ctx: Context, todo: list[tuple[int, int, dict]], workers: int, execu
             cluster.close()
 
 
+def execute(ctx: Context, todo: list[Run], workers: int, executor: str, scheduler: str | None, chunk: int,
+            out: Path, provenance: dict, on_workers=lambda pids: None) -> Iterator[tuple[int, int]]:
+    """Run ``todo`` in batches on the chosen executor; each batch is written where it ran.
+    Yields (runs, failures) per batch as batches finish."""
+    batches = list(chunks(todo, chunk))
+    out = Path(out).resolve()
+    if executor == "serial" or (executor == "processes" and workers == 1):
+        for b in batches:
+            yield run_and_write(ctx, b, str(out), provenance)
+    elif executor == "processes":
+        yield from _run_in_processes(ctx, batches, workers, out, provenance, on_workers)
+    else:
+        yield from _run_on_dask(ctx, batches, workers, scheduler, out, provenance)
+
+
+# --------------------------------------------------------------------------- the sweep
 @dataclass
 class SweepReport:
     out: Path
     total: int
     done_before: int
     ran: int
-    failed: int
+    failed: int  # runs of this sweep (or shard) whose last attempt failed
     wall_time_s: float
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    quarantined: int = 0
+
+
+class _TermAsInterrupt:
+    """Within the block, SIGTERM stops the sweep as Ctrl-C does (finished batches kept)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _resume_command(loaded: LoadedExperiment, out: Path, shard: tuple[int, int] | None) -> str:
+    extra = f" --shard {shard[0]}/{shard[1]}" if shard else ""
+    return f"migov sweep {loaded.path} --out {out}{extra}"
+
+
+def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataFrame, identity: dict) -> dict:
+    return {
+        "experiment": loaded.exp.model_dump(mode="json"),
+        "experiment_file": str(loaded.path),
+        "experiment_hash": loaded_hash(identity),
+        "identity": identity,
+        "scenario_file": str(loaded.scenario_path),
+        "scenario_hash": loaded.base.content_hash(),
+        "model_code_hash": identity["code"],
+        "n_points": len(design),
+        "n_runs": len(runs),
+        "versions": package_versions(),
+        "created_utc": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "layout": "see experiments/sweep_store.py: runs.parquet (run id, point, replicate, seed, parameters); "
+                  "parts/chunk-*/{status,final,series,agents}.parquet hold successful runs, failures/*.parquet "
+                  "each failed attempt; run_table.parquet and summary.json are as of the last invocation",
+    }
+
+
+def loaded_hash(identity: dict) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _inputs(loaded: LoadedExperiment) -> list[Path]:
+    files = [loaded.path, loaded.scenario_path]
+    if loaded.exp.design.type == "csv" and loaded.exp.design.file:
+        files.append(loaded.path.parent / loaded.exp.design.file)
+    return files
 
 
 def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: str = "processes",
               scheduler: str | None = None, shard: tuple[int, int] | None = None, chunk: int | None = None,
               quiet: bool = False, retry_failed: bool = False) -> SweepReport:
+    out = Path(out)
     design = build_design(loaded.exp, loaded.path.parent)
     runs = run_table(loaded.exp, design)
-    prepare_folder(out, loaded, design, runs)
-    done = finished_runs(out, include_failed=not retry_failed)
-    mine = runs if shard is None else runs[runs["run_id"] % shard[1] == shard[0] - 1]
-    todo_rows = mine[~mine["run_id"].isin(done)]
-    params = list(design.columns)
-    todo = [(int(r["run_id"]), int(r["seed"]), {p: _plain(r[p]) for p in params}) for _, r in todo_rows.iterrows()]
-    ctx = Context(str(loaded.path), str(loaded.scenario_path), loaded.scenario_data,
-                  loaded.exp.model_dump(mode="json"), loaded.exp.steps, loaded.exp.collect.model_dump(mode="json"))
-    size = chunk or auto_chunk(len(todo), workers)
-    provenance = {"experiment_hash": loaded.hash, "experiment": loaded.exp.name, "versions": package_versions()}
-    t0 = time.perf_counter()
-    failed = ran = 0
-    label = loaded.exp.name + (f" shard {shard[0]}/{shard[1]}" if shard else "")
-    with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=label, unit="run", disable=quiet or None,
-              file=sys.stderr, smoothing=0.1) as bar:
-        for n, n_failed in execute(ctx, todo, workers, executor, scheduler, size, out, provenance):
-            ran += n
-            failed += n_failed
-            bar.update(n)
-            bar.set_postfix(failed=failed)
-    snapshot = load_results(out, series=False).runs
-    _write_atomic(out / "run_table.parquet", lambda p: snapshot.to_parquet(p, index=False))
-    return SweepReport(out, len(mine), len(mine) - len(todo), ran, failed, time.perf_counter() - t0)
+    identity = loaded.identity(design)
+    files = {"design.parquet": design, "runs.parquet": runs}
+    unit = unit_sample(loaded.exp)
+    if unit is not None:  # the sampler's unit-cube points, for SALib's analyses
+        files["design_unit.parquet"] = pd.DataFrame(unit, columns=list(design.columns))
+    prepare_folder(out, _new_manifest(loaded, design, runs, identity), files, _inputs(loaded))
+    try:
+        lock = acquire(out, shard)
+    except LockError as err:
+        raise SweepError(f"{out}: {err}") from None
+    with lock, _TermAsInterrupt():
+        quarantined = len(quarantine(out))
+        clean_staging(out)
+        done = finished_runs(out, include_failed=not retry_failed)
+        mine = runs if shard is None else runs[runs["run_id"] % shard[1] == shard[0] - 1]
+        todo_rows = mine[~mine["run_id"].isin(done)]
+        tries = attempts_so_far(out)
+        params = list(design.columns)
+        todo = [(int(r["run_id"]), int(r["seed"]), {p: _plain(r[p]) for p in params}, tries.get(int(r["run_id"]), 0)
+                 + 1) for _, r in todo_rows.iterrows()]
+        ctx = Context(str(loaded.path), str(loaded.scenario_path), loaded.scenario_data,
+                      loaded.exp.model_dump(mode="json"), loaded.exp.steps, loaded.exp.collect.model_dump(mode="json"))
+        size = chunk or auto_chunk(len(todo), workers)
+        provenance = {"experiment_hash": loaded_hash(identity), "experiment": loaded.exp.name,
+                      "versions": package_versions()}
+        t0 = time.perf_counter()
+        failed = ran = 0
+        label = loaded.exp.name + (f" shard {shard[0]}/{shard[1]}" if shard else "")
+        try:
+            with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=label, unit="run",
+                      disable=quiet or None, file=sys.stderr, smoothing=0.1) as bar:
+                for n, n_failed in execute(ctx, todo, workers, executor, scheduler, size, out, provenance,
+                                           lock.record_workers):
+                    ran += n
+                    failed += n_failed
+                    bar.update(n)
+                    bar.set_postfix(failed=failed)
+        except KeyboardInterrupt:
+            res = _snapshot(out)
+            mine_runs = res.runs[res.runs["run_id"].isin(mine["run_id"])]
+            kept = int((mine_runs["status"] != "pending").sum())
+            raise SweepInterrupted(
+                f"interrupted; {kept} of {len(mine)} runs are finished and kept in {out} "
+                f"({kept - (len(mine) - len(todo))} in this invocation); resume with: "
+                f"{_resume_command(loaded, out, shard)}") from None
+    res = _snapshot(out)
+    mine_runs = res.runs[res.runs["run_id"].isin(mine["run_id"])]
+    failures = res.failures[res.failures["run_id"].isin(mine["run_id"])]
+    return SweepReport(out, len(mine), len(mine) - len(todo), ran, len(failures), time.perf_counter() - t0,
+                       failures, quarantined)
 
 
-def _plain(v):
-    """numpy scalars to Python values (so they print and pickle plainly)."""
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+def _snapshot(out: Path) -> SweepResults:
+    """The run table with status, error and attempts, the counts, and the failure table, as they
+    stand (written at the end of every invocation, interrupted or not)."""
+    import json
 
-
-# --------------------------------------------------------------------------- loading
-@dataclass
-class SweepResults:
-    folder: Path
-    manifest: dict
-    design: pd.DataFrame
-    runs: pd.DataFrame  # run table with status, error and wall time
-    final: pd.DataFrame
-    series: pd.DataFrame
-    agents: pd.DataFrame
-
-    @property
-    def parameters(self) -> list[str]:
-        return list(self.design.columns)
-
-    def rerun_args(self, run_id: int) -> list[str]:
-        """The ``migov run`` arguments that repeat one run of the sweep alone."""
-        row = self.runs.set_index("run_id").loc[int(run_id)]
-        args = ["run", self.manifest["scenario_file"], "--seed", str(int(row["seed"]))]
-        steps = self.manifest["experiment"].get("steps")
-        if steps:
-            args += ["--steps", str(steps)]
-        for p in self.parameters:
-            args += ["--set", f"{p}={_plain(row[p])!r}"]
-        return args
-
-
-def load_results(folder: str | Path, series: bool = True, agents: bool = False) -> SweepResults:
-    """Load a sweep's results with one call (finished batches only)."""
-    out = Path(folder)
-    if not (out / "manifest.json").is_file():
-        raise ScenarioError(str(out), "", "not a sweep folder (no manifest.json)")
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    design = pd.read_parquet(out / "design.parquet")
-    runs = pd.read_parquet(out / "runs.parquet")
-    status = read_table(out, "status")
-    final = read_table(out, "final")
-    if len(final):
-        final = final.drop_duplicates("run_id", keep="last").reset_index(drop=True)
-    if len(status):
-        status = status.drop_duplicates("run_id", keep="last")
-        runs = runs.merge(status, on="run_id", how="left")
+    res = load_results(out, series=False)
+    write_atomic(out / "run_table.parquet", lambda p: res.runs.to_parquet(p, index=False))
+    counts = res.runs["status"].value_counts()
+    summary = {"runs": len(res.runs), **{k: int(counts.get(k, 0)) for k in ("ok", "failed", "pending")},
+               "duplicates": res.duplicates, "updated_utc": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+    write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8"))
+    if len(res.failures):
+        write_atomic(out / "failed_runs.csv", lambda p: res.failures.to_csv(p, index=False))
     else:
-        runs = runs.assign(status=None, error=None, wall_time_s=np.nan, worker_pid=np.nan)
-    runs["status"] = runs["status"].fillna("pending")
-    series_df = read_table(out, "series") if series else pd.DataFrame()
-    if len(series_df):
-        series_df = series_df.drop_duplicates(["run_id", "step"], keep="last").reset_index(drop=True)
-    return SweepResults(out, manifest, design, runs, final, series_df,
-                        read_table(out, "agents") if agents else pd.DataFrame())
+        (out / "failed_runs.csv").unlink(missing_ok=True)
+    return res

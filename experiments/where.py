@@ -30,6 +30,7 @@ from scipy.stats import qmc
 from .claims import Claim, arms, per_replicate, write_claim_experiment
 from .experiment import load_experiment
 from .figures import STYLE
+from .outdir import open_accumulating, record_files
 from .sweep import load_results, run_sweep
 
 BEHAVIOURAL: dict[str, tuple[float, float]] = {
@@ -118,6 +119,8 @@ def where_design(claim: Claim, samples: int, seed: int) -> tuple[pd.DataFrame, p
 
 def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, workers: int = 1,
               executor: str = "processes", seed: int = 0, quiet: bool = False) -> tuple[Box, pd.DataFrame]:
+    open_accumulating(out, "claims")  # the claims folder: new, empty or migov's
+    record_files(out, [f"{claim.id}/"])
     folder = out / claim.id / "where"
     points, design = where_design(claim, samples, seed)
     spec = write_claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,

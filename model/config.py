@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 ACTIONS: tuple[str, ...] = (
     "produce_knowledge",
@@ -37,7 +39,15 @@ DEFAULT_ISSUES: list[str] = [
     "displacement",
 ]
 
+MAX_STEPS = 10_000  # the longest run a scenario or experiment may ask for (2,500 years of quarters)
+
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+# Action values are running means of payoffs clipped to [-1, 1] (learning.py), so an initial value
+# outside that range would be one no IO could ever learn.
+ActionValue = Annotated[float, Field(ge=-1.0, le=1.0)]
+# Relative weights (donors' issue priorities and strategic regions): only their ratios matter, so
+# 100 already means "a hundred times any other"; a bound keeps arithmetic far from overflow.
+Weight = Annotated[float, Field(ge=0.0, le=100.0)]
 
 
 class ScenarioError(ValueError):
@@ -48,11 +58,26 @@ class ScenarioError(ValueError):
         self.field = field
         self.message = message
         where = f"{source}: {field}: " if field else f"{source}: "
-        super().__init__(where + message)
+        super().__init__(" ".join((where + message).splitlines()))  # always one line, whatever it quotes
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Unknown keys and non-finite numbers (.inf, .nan) are errors in every schema, at any depth."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def _step_number(value: Any) -> Any:
+    """An event date given as a number must be a whole step in [0, MAX_STEPS]; pydantic alone would
+    turn a float such as 1e300 into a 300-digit step."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if not (math.isfinite(value) and float(value).is_integer() and 0 <= value <= MAX_STEPS):
+        raise ValueError(f"expected a step number in [0, {MAX_STEPS}] or a date like '2015Q4', got {value!r}")
+    return int(value)
+
+
+StepDate = Annotated[int | str, BeforeValidator(_step_number)]
 
 
 def P(default: Any, ge: float | None, le: float | None, description: str) -> Any:
@@ -128,7 +153,7 @@ class Parameters(Strict):
 
 # --------------------------------------------------------------------------- entities
 class Simulation(Strict):
-    steps: int = P(120, 1, 10_000, "number of steps to run")
+    steps: int = P(120, 1, MAX_STEPS, "number of steps to run")
     start_year: int = P(1995, 1800, 2200, "calendar year of step 0")
     steps_per_year: int = P(4, 1, 52, "steps per year (4 = quarters)")
 
@@ -153,7 +178,7 @@ class Organisation(Strict):
     offices: list[str] = Field(default_factory=list, description="host or region names with a country office at the start")
     partners: list[str] = Field(default_factory=list, description="organisations it is in a global-global partnership with at the start")
     working_groups: list[str] = Field(default_factory=list, description="hosts whose government it works with at the start (needs an office there)")
-    strategy: dict[str, float] = Field(default_factory=dict, description="initial action values (default 0 for all)")
+    strategy: dict[str, ActionValue] = Field(default_factory=dict, description="initial action values (default 0 for all)")
 
 
 class Weights(Strict):
@@ -170,8 +195,8 @@ class Donor(Strict):
     trend: float = P(0.03, -0.5, 0.5, "annual growth rate of the envelope")
     earmarking: float = P(0.6, 0.0, 1.0, "share of the envelope given as earmarked project grants")
     scale_preference: float = P(0.5, 0.0, 1.0, "preference for few large grants over many small ones")
-    priorities: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict, description="weight per issue area")
-    strategic_regions: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict, description="extra weight per host region (externalisation)")
+    priorities: dict[str, Weight] = Field(default_factory=dict, description="weight per issue area")
+    strategic_regions: dict[str, Weight] = Field(default_factory=dict, description="extra weight per host region (externalisation)")
     familiarity: dict[str, Unit] = Field(default_factory=dict, description="initial memory of cooperation per organisation")
     weights: Weights = Field(default_factory=Weights, description="weights of the choice rule among bids")
 
@@ -204,7 +229,7 @@ class NGO(Strict):
 class Venue(Strict):
     name: str = Field("Global Migration Group", description="name of the coordination venue")
     members: list[str] = Field(description="member organisations")
-    start: int | str = Field(0, description="step or 'YYYYQn' at which the venue starts")
+    start: StepDate = Field(0, description="step or 'YYYYQn' at which the venue starts")
     chair_period: int = P(2, 1, 400, "steps between chair rotations (2 = six months)")
     secretariat: bool = Field(False, description="a permanent secretariat sets the agenda and ensures continuity")
     budget: float = P(0.0, 0.0, 1e4, "venue budget per step, paid pro rata by donors (millions)")
@@ -213,7 +238,7 @@ class Venue(Strict):
 
 # --------------------------------------------------------------------------- events
 class _Event(Strict):
-    at: int | str = Field(description="step number or 'YYYYQn'")
+    at: StepDate = Field(description="step number or 'YYYYQn'")
     note: str = Field("", description="plain-language description for the event log")
 
 
@@ -397,19 +422,39 @@ def _format_pydantic(err: ValidationError) -> tuple[str, str]:
     inner = ctx.get("error")
     if isinstance(inner, _Ref):
         return inner.path, inner.message
-    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in e["loc"])
+    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in _field_loc(e["loc"]))
     loc = loc.replace(".[", "[")
-    msg = e["msg"]
+    msg = e["msg"].removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling; see docs/ODD.md for the fields)"
     elif e["type"] == "missing":
         msg = "required field is missing"
+    elif e["type"] == "int_parsing_size":  # pydantic's words for a float such as 1e300 given as a whole number
+        msg = f"far too large (got {e['input']!r}); expected a whole number within the field's range (docs/ODD.md)"
     elif "input" in e and e["type"] not in ("model_type", "dict_type"):
         msg = f"{msg} (got {e['input']!r})"
     more = len(err.errors()) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
     return loc, msg
+
+
+_UNION_TAGS = {"int", "float", "str", "bool", "none"}
+_EVENT_TAGS = {"funding_shock", "crisis", "trust_fund", "compact"}
+
+
+def _field_loc(loc: tuple) -> list:
+    """An error location without pydantic's union-member tags (``at.constrained-int``,
+    ``events.0.crisis.magnitude``), which are not fields the user could look up."""
+    out: list = []
+    for k, part in enumerate(loc):
+        last = k == len(loc) - 1
+        if isinstance(part, str) and (("-" in part or "[" in part) or (last and part in _UNION_TAGS and out)):
+            continue
+        if isinstance(part, str) and part in _EVENT_TAGS and len(out) == 2 and out[0] == "events":
+            continue
+        out.append(part)
+    return out
 
 
 def validate_scenario(data: Any, source: str = "<scenario>") -> Scenario:
@@ -423,19 +468,93 @@ def validate_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(source, loc, msg) from None
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file with safe loading; raise ScenarioError for a missing or malformed file."""
+def read_text(path: str | Path) -> str:
+    """A user's text file (scenario, experiment, claims, design CSV) as UTF-8, or one clear error:
+    a wrong encoding names the line and byte instead of a UnicodeDecodeError."""
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(str(p), "", "file not found")
     try:
-        with p.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        raw = p.read_bytes()
+    except OSError as err:
+        raise ScenarioError(str(p), "", f"cannot read the file ({err.strerror})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        utf16 = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        line = raw[: err.start].count(b"\n") + 1
+        raise ScenarioError(str(p), "", f"not UTF-8 text{utf16}: byte {err.start} (0x{raw[err.start]:02x}, line "
+                            f"{line}) cannot be decoded; expected a file saved as UTF-8") from None
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (PyYAML would keep the
+    last silently), naming the key's dotted path and line. ``field_source`` and ``field_prefix``
+    say which file, and which field the document is, for the message."""
+
+    field_source = "<yaml>"
+    field_prefix = ""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_duplicates(self, node, self.field_prefix, self.field_source, set())
+        return super().construct_document(node)
+
+
+def _refuse_duplicates(loader: UniqueKeyLoader, node: yaml.Node, path: str, source: str, seen: set[int]) -> None:
+    """Walk the composed document (each node once, so aliases cost nothing) and raise a
+    ScenarioError naming the dotted path and line of the first key given twice."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicates(loader, item, f"{path}[{i}]", source, seen)
+    elif isinstance(node, yaml.MappingNode):
+        first: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                _refuse_duplicates(loader, value_node, path, source, seen)
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            label = f"{path}.{key}" if path else str(key)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in first:
+                    raise ScenarioError(source, label, f"duplicate key (line {line}; first given at line "
+                                                       f"{first[key]}); expected each key once")
+                first[key] = line
+            except TypeError:  # an unhashable key: the constructor reports it below
+                pass
+            _refuse_duplicates(loader, value_node, label, source, seen)
+
+
+def load_yaml(text: str, source: str, path: str = "") -> Any:
+    """Parse YAML text safely, refusing duplicate keys; ``path`` prefixes the reported field."""
+    loader = UniqueKeyLoader(text)
+    loader.field_source, loader.field_prefix = source, path
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with safe loading; raise ScenarioError for a missing, undecodable or
+    malformed file, or a key given twice."""
+    p = Path(path)
+    text = read_text(p)
+    try:
+        return load_yaml(text, str(p))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ScenarioError(str(p), "", f"invalid YAML: {where}{problem}") from None
+    except RecursionError:
+        raise ScenarioError(str(p), "", "invalid YAML: nested too deeply; expected a scenario-sized document") from None
 
 
 APPENDED_LISTS = ("events",)
@@ -455,13 +574,44 @@ def merge(base: dict, child: dict) -> dict:
     return out
 
 
-def base_path(ref: str, folder: Path) -> Path:
-    """Where ``extends: ref`` points: a path relative to the file's folder, or a scenario name
-    in that folder."""
+def repo_scenarios() -> Path:
+    """The scenario library shipped with the package (``scenarios/`` next to ``model/``)."""
+    return Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def library_dirs() -> list[Path]:
+    """Where scenario names are looked up, first match wins: $MIGOV_SCENARIOS, ./scenarios, then
+    the package's own library."""
+    dirs = [Path(os.environ["MIGOV_SCENARIOS"])] if os.environ.get("MIGOV_SCENARIOS") else []
+    return [*dirs, Path.cwd() / "scenarios", repo_scenarios()]
+
+
+def base_candidates(ref: str, folder: Path) -> list[Path]:
+    """Where ``extends: ref`` may point, in order: a path with a .yaml/.yml suffix is relative to
+    the extending file's folder; a bare name is looked for there, then in the library folders."""
     p = Path(ref)
     if p.suffix in (".yaml", ".yml"):
-        return p if p.is_absolute() else folder / p
-    return folder / f"{ref}.yaml"
+        return [p if p.is_absolute() else folder / p]
+    return [d / f"{ref}{ext}" for d in [folder, *library_dirs()] for ext in (".yaml", ".yml")]
+
+
+def base_path(ref: str, folder: Path, own: Path | None = None) -> Path:
+    """The file ``extends: ref`` names (the first candidate that exists and is not the extending
+    file ``own`` itself: ``baseline.yaml`` saying ``extends: baseline`` means the library's), or
+    the first candidate if none exists."""
+    found = base_candidates(ref, folder)
+    me = own.resolve() if own is not None else None
+    for c in found:
+        if c.is_file() and c.resolve() != me:
+            return c
+    return found[0]
+
+
+def _looked_in(ref: str, folder: Path) -> str:
+    if Path(ref).suffix in (".yaml", ".yml"):
+        return f"looked for {base_candidates(ref, folder)[0]}"
+    places = dict.fromkeys(str(d) for d in [folder.resolve(), *library_dirs()])
+    return f"looked for {ref}.yaml in {', '.join(places)}"
 
 
 def read_resolved(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
@@ -483,9 +633,9 @@ def read_resolved(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
         return data
     if not isinstance(ref, str) or not ref.strip():
         raise ScenarioError(str(path), "extends", f"expected the name or path of a base scenario, got {ref!r}")
-    bp = base_path(ref, p.parent)
+    bp = base_path(ref, p.parent, own=p)
     if not bp.is_file():
-        raise ScenarioError(str(path), "extends", f"base scenario '{ref}' not found (looked for {bp})")
+        raise ScenarioError(str(path), "extends", f"base scenario '{ref}' not found ({_looked_in(ref, p.parent)})")
     base = read_resolved(bp, (*_chain, key))
     validate_scenario(base, str(bp))
     return merge(base, data)
@@ -595,11 +745,12 @@ def set_paths(data: dict, dotted: str, value: Any, source: str = "--set") -> dic
     return data
 
 
-def parse_value(text: str) -> Any:
-    """Parse the right-hand side of ``--set key=value`` as YAML (numbers, booleans, lists)."""
+def parse_value(text: str, source: str = "--set", path: str = "") -> Any:
+    """Parse the right-hand side of ``--set key=value`` as YAML (numbers, booleans, lists);
+    text that is not YAML stays a string, but a key given twice is an error."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text, source, path)
+    except (yaml.YAMLError, RecursionError):
         return text
 
 
@@ -610,5 +761,5 @@ def apply_overrides(data: Any, overrides: list[str], source: str) -> dict:
         if "=" not in item:
             raise ScenarioError("--set", item, "expected key=value")
         key, _, raw = item.partition("=")
-        set_paths(data, key.strip(), parse_value(raw), source="--set")
+        set_paths(data, key.strip(), parse_value(raw, "--set", key.strip()), source="--set")
     return data

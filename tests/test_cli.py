@@ -151,10 +151,21 @@ def test_failed_write_leaves_nothing_half_written(monkeypatch, tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_rerun_replaces_an_existing_folder_whole(tmp_path: Path):
+def test_rerun_needs_overwrite_and_then_replaces_the_folder_whole(capsys, tmp_path: Path):
     out = tmp_path / "res"
     assert run_cli("run", "baseline", "--steps", "2", "--out", str(out), "-q", "--no-figures") == 0
-    (out / "stale.txt").write_text("old")
-    assert run_cli("run", "baseline", "--steps", "2", "--out", str(out), "-q", "--no-figures") == 0
-    assert not (out / "stale.txt").exists()
+    (out / "figures").mkdir()
+    (out / "figures" / "stale.png").write_bytes(b"not listed")  # no figures were drawn: not migov's
+    assert run_cli("run", "baseline", "--steps", "2", "--out", str(out), "-q", "--no-figures") == 2
+    assert "holds an earlier migov result (run, " in capsys.readouterr().err
+    assert run_cli("run", "baseline", "--steps", "2", "--out", str(out), "-q", "--no-figures", "--overwrite") == 2
+    assert "holds figures/stale.png, which migov did not write" in capsys.readouterr().err
+    (out / "figures" / "stale.png").unlink()
+    assert run_cli("run", "baseline", "--steps", "2", "--out", str(out), "-q", "--no-figures", "--overwrite") == 2
+    assert "holds figures/, which migov did not write" in capsys.readouterr().err  # even an empty folder
+    (out / "figures").rmdir()
+    assert run_cli("run", "baseline", "--steps", "2", "--seed", "9", "--out", str(out), "-q", "--no-figures",
+                   "--overwrite") == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 9
+    assert not (out / "figures").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["res"]

@@ -1,0 +1,271 @@
+"""Faults made to happen to real sweeps: kill -9 of the coordinator, of one worker, a second
+coordinator, a truncated part, Ctrl-C, shards started at the same moment, inputs edited between
+invocations, failed runs. Each ends with the final tables equal to an uninterrupted run, no run
+twice in the raw parts, no process left (read from the process table) and no temporary left.
+
+The sweeps run as real ``migov sweep`` processes in their own sessions. Waiting is on the state of
+the output folder or the process table, with generous deadlines; nothing asserts a duration.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from procs import cmdline, descendants, in_group, wait_gone
+
+from experiments import cli
+from experiments.experiment import load_experiment
+from experiments.sweep import load_results, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+# 24 runs of the full 120 steps: long enough (several seconds on 2 workers) to be hit mid-way
+BODY = """
+parameters:
+  donors.*.scale_preference: {levels: [0.2, 0.8]}
+  parameters.uncertainty: {levels: [0.2, 0.7]}
+design: {type: grid}
+replicates: 6
+seed: 11
+collect: {stride: 40}
+"""
+N_RUNS = 24
+
+
+def write_experiment(folder: Path, body: str = BODY, name: str = "faults") -> Path:
+    p = folder / f"{name}.yaml"
+    p.write_text(f"name: {name}\nscenario: {BASELINE}\n{body}", encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same experiment run serially, uninterrupted, in this process."""
+    tmp = tmp_path_factory.mktemp("faults")
+    exp = write_experiment(tmp)
+    run_sweep(load_experiment(exp), tmp / "reference", workers=1, executor="serial", quiet=True)
+    return exp, load_results(tmp / "reference")
+
+
+def start(exp: Path, out: Path, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(exp), "--out", str(out), "-q", *extra]
+    return subprocess.Popen(cmd, cwd=ROOT, env=ENV, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def resume(exp: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(exp), "--out", str(out), "-q", "--resume", *extra]
+    return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def parts(out: Path) -> list[Path]:
+    return sorted((out / "parts").glob("chunk-*")) if (out / "parts").is_dir() else []
+
+
+def wait_for(condition, what: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def workers_of(proc: subprocess.Popen, n: int = 1) -> set[int]:
+    """The pool's worker processes (not multiprocessing's resource tracker, which goes by itself
+    once every holder of its pipe is gone)."""
+
+    def found() -> set[int]:
+        return {p for p in descendants(proc.pid) if "resource_tracker" not in cmdline(p)}
+
+    wait_for(lambda: len(found()) >= n or proc.poll() is not None, "worker processes")
+    return found()
+
+
+def raw_run_ids(out: Path) -> list[int]:
+    """Every successful run id in the raw parts, as a glob query (DuckDB's) would see them."""
+    ids: list[int] = []
+    for f in (out / "parts").glob("*/status.parquet"):
+        ids += pq.read_table(f, columns=["run_id"]).column("run_id").to_pylist()
+    return ids
+
+
+def assert_complete_and_clean(out: Path, ref) -> None:
+    res = load_results(out)
+    ids = raw_run_ids(out)
+    assert len(ids) == len(set(ids)) == N_RUNS, "a run is missing from, or twice in, the raw parts"
+    assert res.duplicates == 0 and (res.runs["status"] == "ok").all()
+    key = ["run_id"]
+    pd.testing.assert_frame_equal(res.final.sort_values(key).reset_index(drop=True),
+                                  ref.final.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(res.series.sort_values(["run_id", "step"]).reset_index(drop=True),
+                                  ref.series.sort_values(["run_id", "step"]).reset_index(drop=True))
+    assert not list((out / ".staging").glob("*")) if (out / ".staging").exists() else True
+    assert not list(out.parent.glob(f".{out.name}.partial-*")), "a temporary folder was left"
+    assert not list((out / "locks").glob("*.json")), "a lock was left"
+
+
+# --------------------------------------------------------------------------- the coordinator dies
+def test_kill_9_of_the_coordinator_takes_its_workers_and_resume_completes(reference, tmp_path: Path):
+    exp, ref = reference
+    out = tmp_path / "out"
+    proc = start(exp, out, "--workers", "2", "--chunk", "1")
+    wait_for(lambda: len(parts(out)) >= 2, "two finished batches")
+    workers = workers_of(proc, 2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert workers, "the sweep had no worker processes"
+    assert wait_gone(workers) == set(), "workers outlived their coordinator"
+    assert wait_gone(in_group(proc.pid)) == set()
+    kept = len(raw_run_ids(out))
+    assert 2 <= kept < N_RUNS, "the sweep was not killed mid-way"
+    before = {p.name for p in parts(out)}
+    time.sleep(0.5)  # give any orphan the chance to write, which it must not
+    assert {p.name for p in parts(out)} == before, "a part appeared after the coordinator died"
+    done = resume(exp, out, "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert_complete_and_clean(out, ref)
+
+
+def test_a_second_coordinator_is_refused_while_the_first_lives_then_takes_over(reference, tmp_path: Path):
+    exp, ref = reference
+    out = tmp_path / "out"
+    first = start(exp, out, "--workers", "1", "--chunk", "1")
+    wait_for(lambda: len(parts(out)) >= 1, "a finished batch")
+    second = resume(exp, out, "--workers", "1")
+    assert second.returncode == 2
+    assert "another migov sweep (pid" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    os.kill(first.pid, signal.SIGKILL)  # leaves a stale lock behind
+    first.wait()
+    assert (out / "locks" / "shard-1-of-1.json").is_file()
+    third = resume(exp, out, "--workers", "2")
+    assert third.returncode == 0, third.stderr
+    assert_complete_and_clean(out, ref)
+
+
+# --------------------------------------------------------------------------- a worker dies
+def test_kill_9_of_one_worker_is_survived(reference, tmp_path: Path):
+    exp, ref = reference
+    out = tmp_path / "out"
+    proc = start(exp, out, "--workers", "2", "--chunk", "2")
+    wait_for(lambda: len(parts(out)) >= 1, "a finished batch")
+    victim = min(workers_of(proc, 2))
+    os.kill(victim, signal.SIGKILL)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "a worker process died" in err and "Traceback" not in err
+    assert wait_gone(in_group(proc.pid)) == set()
+    assert_complete_and_clean(out, ref)
+
+
+# --------------------------------------------------------------------------- a damaged part
+def test_a_truncated_part_is_left_out_then_quarantined_and_rerun(reference, tmp_path: Path, capsys):
+    import shutil
+
+    exp, ref = reference
+    out = tmp_path / "out"
+    shutil.copytree(ref.folder, out)
+    victim = parts(out)[0] / "final.parquet"
+    lost = set(pq.read_table(victim.parent / "status.parquet").column("run_id").to_pylist())
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    res = load_results(out)  # a reader never crashes on it: the part's runs are pending
+    assert set(res.runs.loc[res.runs["status"] == "pending", "run_id"]) == lost
+    assert "cannot be read" in capsys.readouterr().err
+    assert cli.main(["analyse", str(out), "--measures", "hhi", "-q"]) == 0
+    done = resume(exp, out, "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    assert "moved to" in done.stderr and "quarantine" in done.stderr
+    assert len(list((out / "quarantine").iterdir())) == 1
+    assert_complete_and_clean(out, ref)
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_keeps_finished_runs_and_says_how_to_resume(reference, tmp_path: Path, sig):
+    exp, ref = reference
+    out = tmp_path / "out"
+    proc = start(exp, out, "--workers", "2", "--chunk", "1")
+    wait_for(lambda: len(parts(out)) >= 2, "two finished batches")
+    workers = workers_of(proc, 2)
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)  # a terminal's Ctrl-C: the group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    kept = len(raw_run_ids(out))
+    assert f"{kept} of {N_RUNS} runs are finished and kept" in err
+    assert f"resume with: migov sweep {exp} --out {out}" in err and "Traceback" not in err
+    assert wait_gone(workers) == set() and wait_gone(in_group(proc.pid)) == set()
+    done = resume(exp, out, "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert_complete_and_clean(out, ref)
+
+
+# --------------------------------------------------------------------------- shards at once
+def test_shards_started_at_the_same_moment_never_collide(reference, tmp_path: Path):
+    exp, ref = reference
+    out = tmp_path / "out"
+    procs = [start(exp, out, "--workers", "1", "--shard", f"{i}/3") for i in (1, 2, 3)]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [e for _, e in results]
+    assert_complete_and_clean(out, ref)
+
+
+# --------------------------------------------------------------------------- identity
+def _small_csv_experiment(tmp: Path) -> Path:
+    (tmp / "points.csv").write_text("parameters.uncertainty\n0.2\n0.6\n", encoding="utf-8")
+    return write_experiment(tmp, "design: {type: csv, file: points.csv}\nreplicates: 2\nsteps: 4\n", name="small")
+
+
+def test_editing_the_csv_design_and_resuming_is_refused(tmp_path: Path, capsys):
+    exp = _small_csv_experiment(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(exp), "--out", str(out), "-q", "--workers", "1"]) == 0
+    before = sorted(p.name for p in parts(out))
+    (tmp_path / "points.csv").write_text("parameters.uncertainty\n0.2\n0.9\n", encoding="utf-8")
+    assert cli.main(["sweep", str(exp), "--out", str(out), "-q", "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the design's points (the csv design file) changed since this folder was made" in err
+    assert len(err.splitlines()) == 1 and sorted(p.name for p in parts(out)) == before
+
+
+def test_editing_a_base_the_scenario_extends_and_resuming_is_refused(tmp_path: Path, capsys):
+    (tmp_path / "base.yaml").write_text(BASELINE.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "variant.yaml").write_text("extends: base\ntitle: variant\n", encoding="utf-8")
+    exp = tmp_path / "e.yaml"
+    exp.write_text("name: e\nscenario: variant.yaml\nparameters: {parameters.uncertainty: {levels: [0.3]}}\n"
+                   "design: {type: grid}\nsteps: 3\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(exp), "--out", str(out), "-q", "--workers", "1"]) == 0
+    text = (tmp_path / "base.yaml").read_text(encoding="utf-8")
+    assert "  steps: 120" in text
+    (tmp_path / "base.yaml").write_text(text.replace("  steps: 120", "  steps: 100", 1), encoding="utf-8")
+    assert cli.main(["sweep", str(exp), "--out", str(out), "-q", "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the scenario (its file or a file it extends) changed since this folder was made" in err
+    assert len(err.splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- failed runs
+def test_a_sweep_with_failed_runs_exits_non_zero_with_a_table(tmp_path: Path, capsys, make_runs_fail):
+    (tmp_path / "points.csv").write_text("parameters.uncertainty\n0.2\n0.4\n", encoding="utf-8")
+    exp = write_experiment(tmp_path, "design: {type: csv, file: points.csv}\nsteps: 3\n", name="f")
+    out = tmp_path / "out"
+    make_runs_fail({1})
+    code = cli.main(["sweep", str(exp), "--out", str(out), "-q", "--executor", "serial"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "RuntimeError: the model diverged" in err and "parameters.uncertainty" in err
+    assert "1 of 2 runs failed" in err and "--retry-failed" in err
+    table = pd.read_csv(out / "failed_runs.csv")
+    assert table["run_id"].tolist() == [1] and table["parameters.uncertainty"].tolist() == [0.4]
+    make_runs_fail(set())  # the cause fixed
+    assert cli.main(["sweep", str(exp), "--out", str(out), "-q", "--executor", "serial", "--retry-failed"]) == 0
+    assert not (out / "failed_runs.csv").exists()
+    assert sorted(raw_run_ids(out)) == [0, 1]  # the retried run once, beside the first
