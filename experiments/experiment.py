@@ -189,7 +189,12 @@ class LoadedExperiment:
     def hash(self) -> str:
         """One hash of :meth:`identity`: results made under another experiment, scenario, design
         file or code are never mixed into the same folder."""
-        return _digest(json.dumps(self.identity(), sort_keys=True))
+        return identity_hash(self.identity())
+
+
+def identity_hash(identity: dict[str, str]) -> str:
+    """The experiment hash: one digest of its identity's parts."""
+    return _digest(json.dumps(identity, sort_keys=True))
 
 
 def _digest(text: str) -> str:

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from model import MigovModel
 
 from .design import build_design, run_table, unit_sample
-from .experiment import Collect, LoadedExperiment
+from .experiment import Collect, LoadedExperiment, identity_hash
 from .processes import die_with_parent
 from .runner import package_versions
 from .sweep_lock import LockError, acquire
@@ -386,7 +386,7 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
     return {
         "experiment": loaded.exp.model_dump(mode="json"),
         "experiment_file": str(loaded.path),
-        "experiment_hash": loaded_hash(identity),
+        "experiment_hash": identity_hash(identity),
         "identity": identity,
         "scenario_file": str(loaded.scenario_path),
         "scenario_hash": loaded.base.content_hash(),
@@ -399,13 +399,6 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
                   "parts/chunk-*/{status,final,series,agents}.parquet hold successful runs, failures/*.parquet "
                   "each failed attempt; run_table.parquet and summary.json are as of the last invocation",
     }
-
-
-def loaded_hash(identity: dict) -> str:
-    import hashlib
-    import json
-
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _inputs(loaded: LoadedExperiment) -> list[Path]:
@@ -444,7 +437,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
         ctx = Context(str(loaded.path), str(loaded.scenario_path), loaded.scenario_data,
                       loaded.exp.model_dump(mode="json"), loaded.exp.steps, loaded.exp.collect.model_dump(mode="json"))
         size = chunk or auto_chunk(len(todo), workers)
-        provenance = {"experiment_hash": loaded_hash(identity), "experiment": loaded.exp.name,
+        provenance = {"experiment_hash": identity_hash(identity), "experiment": loaded.exp.name,
                       "versions": package_versions()}
         t0 = time.perf_counter()
         failed = ran = 0
