@@ -15,6 +15,7 @@ time, in ``sweep_lock``. This module runs the work and survives its own failures
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
@@ -199,7 +200,25 @@ def _dask_client(workers: int, scheduler: str | None):
         except (OSError, TimeoutError) as err:
             raise SweepError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({err})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster), cluster
+    client = Client(cluster)
+    client.register_plugin(_leave_ctrl_c_to_the_coordinator(), name="migov-sigint")
+    return client, cluster
+
+
+def _leave_ctrl_c_to_the_coordinator():
+    """A Dask worker plugin: a local worker ignores the terminal's Ctrl-C (sent to the whole process
+    group), so that the coordinator stops the cluster in order and no worker prints a traceback, or
+    a warning for each task cancelled by the stop. (Dask's nannies already end their workers when
+    the coordinator dies, even on ``kill -9``.)"""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietLocalWorker(WorkerPlugin):
+        def setup(self, worker) -> None:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+    return QuietLocalWorker()
 
 
 def _pool_context():
@@ -326,6 +345,7 @@ def _run_on_dask(ctx: Context, batches: list[list[Run]], workers: int, scheduler
                 yield len(batch), len(batch)
             fut.release()
     finally:
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # the cancelled tasks' warnings say nothing
         client.close()
         if cluster is not None:
             cluster.close()
@@ -452,6 +472,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
                     bar.update(n)
                     bar.set_postfix(failed=failed)
         except KeyboardInterrupt:
+            clean_staging(out)
             res = _snapshot(out)
             mine_runs = res.runs[res.runs["run_id"].isin(mine["run_id"])]
             kept = int((mine_runs["status"] != "pending").sum())
@@ -459,6 +480,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
                 f"interrupted; {kept} of {len(mine)} runs are finished and kept in {out} "
                 f"({kept - (len(mine) - len(todo))} in this invocation); resume with: "
                 f"{_resume_command(loaded, out, shard)}") from None
+        clean_staging(out)  # what a worker that died was writing
     res = _snapshot(out)
     mine_runs = res.runs[res.runs["run_id"].isin(mine["run_id"])]
     failures = res.failures[res.failures["run_id"].isin(mine["run_id"])]

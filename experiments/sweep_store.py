@@ -17,12 +17,15 @@ Layout::
                         the ``parts/*/…`` globs, and cleaned when their writer is gone
 
 A run is in ``parts`` at most once: it is run again only when it has no successful record, and
-a folder is written by one coordinator per set of runs (the lock), whose workers die with it.
-Readers still keep one record per run (the first part by name) and count any extra.
+a folder is written by one coordinator per set of runs (the lock), whose workers die with it. A
+part is named by the runs and attempts it holds, so a batch written twice (a scheduler such as
+Dask's recomputes a task whose worker died after it had finished) lands once. Readers still keep
+one record per run (the first part by name) and count any extra.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -68,7 +71,7 @@ def write_batch(out: Path, frames: dict[str, pd.DataFrame], attempts: dict[int, 
     into place whole) and each failed run as a numbered attempt in ``failures/``."""
     status = frames["status"]
     ok = status["status"] == "ok"
-    name = f"chunk-{uuid.uuid4().hex}"
+    name = batch_name(attempts)
     if (~ok).any():
         failed = status[~ok].drop(columns=["status"])
         failed.insert(1, "attempt", [attempts.get(int(r), 1) for r in failed["run_id"]])
@@ -83,7 +86,19 @@ def write_batch(out: Path, frames: dict[str, pd.DataFrame], attempts: dict[int, 
         for k, df in frames.items():
             pq.write_table(_table(df[df["run_id"].isin(keep)], provenance), tmp / f"{k}.parquet")
         (out / PARTS).mkdir(exist_ok=True)
-        os.replace(tmp, out / PARTS / name)
+        try:
+            os.replace(tmp, out / PARTS / name)
+        except OSError:
+            if not (out / PARTS / name).is_dir():
+                raise
+            shutil.rmtree(tmp)  # the same batch was written before: keep the first copy
+
+
+def batch_name(attempts: dict[int, int]) -> str:
+    """A part's name: a digest of the runs it holds and their attempt numbers, so the same batch
+    written twice has the same name and cannot land twice."""
+    key = json.dumps(sorted((int(r), int(a)) for r, a in attempts.items())).encode()
+    return f"chunk-{hashlib.sha256(key).hexdigest()[:32]}"
 
 
 def write_atomic(path: Path, write) -> None:
