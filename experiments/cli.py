@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from model import ScenarioError, load_scenario
-from model.config import MAX_STEPS, library_dirs, repo_scenarios  # noqa: F401  (repo_scenarios: for callers)
+from model.config import MAX_STEPS, find_scenario, library_dirs, repo_scenarios  # noqa: F401  (for callers)
 
 from . import __version__
 from .sweep import SweepError, SweepInterrupted
@@ -30,19 +30,6 @@ class UsageError(Exception):
 def scenario_dirs() -> list[Path]:
     """The scenario library folders (``model.config.library_dirs``, shared with ``extends``)."""
     return library_dirs()
-
-
-def find_scenario(name: str) -> Path:
-    """A scenario by path, or by name among the scenario folders (``baseline``)."""
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml") or p.exists() or os.sep in name:
-        return p
-    for d in scenario_dirs():
-        for ext in (".yaml", ".yml"):
-            if (d / f"{name}{ext}").is_file():
-                return d / f"{name}{ext}"
-    known = sorted({f.stem for d in scenario_dirs() if d.is_dir() for f in d.glob("*.y*ml")})
-    raise ScenarioError(name, "", f"no such scenario file or name; known scenarios: {', '.join(known) or 'none'}")
 
 
 def whole_number(low: int, what: str = "a number"):

@@ -18,7 +18,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from model import Scenario, ScenarioError
-from model.config import MAX_STEPS, Strict, _format_pydantic, read_resolved, read_yaml, set_paths, validate_scenario
+from model.config import (
+    MAX_STEPS,
+    Strict,
+    _format_pydantic,
+    find_scenario,
+    read_resolved,
+    read_yaml,
+    set_paths,
+    validate_scenario,
+)
 
 DesignType = Literal["grid", "lhs", "sobol", "morris", "csv"]
 SCENARIO_COLUMN = "scenario"  # a design column that picks the base scenario of a point
@@ -125,8 +134,6 @@ class Experiment(Strict):
 
 
 def _scenario_path(ref: str, folder: Path) -> Path:
-    from .cli import find_scenario
-
     p = Path(ref)
     if p.suffix in (".yaml", ".yml") and not p.is_absolute() and (folder / p).is_file():
         return folder / p

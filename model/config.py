@@ -586,6 +586,19 @@ def library_dirs() -> list[Path]:
     return [*dirs, Path.cwd() / "scenarios", repo_scenarios()]
 
 
+def find_scenario(name: str | Path) -> Path:
+    """A scenario by path, or by name among the library folders (``baseline``)."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.exists() or os.sep in str(name):
+        return p
+    for d in library_dirs():
+        for ext in (".yaml", ".yml"):
+            if (d / f"{name}{ext}").is_file():
+                return d / f"{name}{ext}"
+    known = sorted({f.stem for d in library_dirs() if d.is_dir() for f in d.glob("*.y*ml")})
+    raise ScenarioError(str(name), "", f"no such scenario file or name; known scenarios: {', '.join(known) or 'none'}")
+
+
 def base_candidates(ref: str, folder: Path) -> list[Path]:
     """Where ``extends: ref`` may point, in order: a path with a .yaml/.yml suffix is relative to
     the extending file's folder; a bare name is looked for there, then in the library folders."""
@@ -642,8 +655,9 @@ def read_resolved(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Load and validate a scenario file (resolving ``extends``), applying ``key=value``
-    overrides first."""
+    """Load and validate a scenario by library name (``"baseline"``) or file path (resolving
+    ``extends``), applying ``key=value`` overrides first."""
+    path = find_scenario(path)
     data = read_resolved(path)
     if not overrides:
         return validate_scenario(data, str(path))
