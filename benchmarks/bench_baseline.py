@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannWealth
-
-from model import MigovModel, load_scenario
+from migov.model import MigovModel, load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 

@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from experiments.experiment import load_experiment  # noqa: E402
-from experiments.parallel import default_workers  # noqa: E402
-from experiments.sweep import load_results, run_sweep  # noqa: E402
-from model import MigovModel  # noqa: E402
+from migov.experiments.sweep.engine import load_results, run_sweep  # noqa: E402
+from migov.experiments.sweep.experiment import load_experiment  # noqa: E402
+from migov.experiments.sweep.parallel import default_workers  # noqa: E402
+from migov.model import MigovModel  # noqa: E402
 
 EXPERIMENT = """name: bench
 scenario: {scenario}

@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from experiments import __version__  # noqa: E402
-from experiments.compare import plot_measures, plot_shares  # noqa: E402
-from experiments.compare_command import compare_scenarios  # noqa: E402
-from experiments.figures import save_figures  # noqa: E402
-from model import load_scenario  # noqa: E402
+from migov.experiments import __version__  # noqa: E402
+from migov.experiments.analysis.compare import plot_measures, plot_shares  # noqa: E402
+from migov.experiments.analysis.comparison import compare_scenarios  # noqa: E402
+from migov.experiments.analysis.figures import save_figures  # noqa: E402
+from migov.model import load_scenario  # noqa: E402
 
 # study name -> (scenarios, the first is the reference; the measures the study is about)
 STUDIES: dict[str, tuple[list[str], list[str]]] = {

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from migov.model import Scenario, load_scenario
 from procs import adopt_orphans, cmdline, descendants, wait_gone
-
-from model import Scenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "scenarios" / "baseline.yaml"
@@ -103,8 +102,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def make_runs_fail(monkeypatch):
     """``make_runs_fail({1, 4})``: those runs of a sweep raise, as a diverging model would. The
     code hash is held still, since swapping the run function is not a change to the model."""
-    import experiments.experiment as experiment_module
-    import experiments.sweep as sweep_module
+    import migov.experiments.sweep.engine as sweep_module
+    import migov.experiments.sweep.experiment as experiment_module
 
     real = sweep_module.run_once
     monkeypatch.setattr(experiment_module, "code_hash", lambda: "test-code")

@@ -13,9 +13,8 @@ import os
 from typing import Any
 
 from hypothesis import strategies as st
-
-from model import MigovModel, Scenario, validate_scenario
-from model.config import ACTIONS, DEFAULT_ISSUES
+from migov.model import MigovModel, Scenario, validate_scenario
+from migov.model.config import ACTIONS, DEFAULT_ISSUES
 
 
 def slow_examples(default: int = 100) -> int:

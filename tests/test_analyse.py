@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from experiments import cli
-from experiments.analyse import DEFAULT_MEASURES, analyse, choose_measures, unit_sample
-from experiments.experiment import load_experiment
-from experiments.sweep import SweepError, load_results, part_files, run_sweep
-from model import MigovModel, load_scenario
+from migov.experiments import cli
+from migov.experiments.analysis.sensitivity import DEFAULT_MEASURES, analyse, choose_measures, unit_sample
+from migov.experiments.sweep.engine import SweepError, load_results, part_files, run_sweep
+from migov.experiments.sweep.experiment import load_experiment
+from migov.model import MigovModel, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

@@ -23,15 +23,15 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-
-from experiments import cli, design
-from experiments.experiment import Experiment, load_experiment
-from model import ScenarioError, load_scenario
-from model.config import read_resolved, read_yaml
+from migov.experiments import cli
+from migov.experiments.sweep import design
+from migov.experiments.sweep.experiment import Experiment, load_experiment
+from migov.model import ScenarioError, load_scenario
+from migov.model.config import read_resolved, read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted((ROOT / "experiments" / "library").glob("*.yaml"))
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 RUN = ["--steps", "2", "--no-figures", "--no-agents", "-q"]
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from experiments.runner import run_scenario
-from model import load_scenario
+from migov.experiments.sweep.runner import run_scenario
+from migov.model import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = range(int(os.environ.get("MIGOV_SLOW_EXAMPLES", "2")))

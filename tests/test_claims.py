@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from experiments import cli
-from experiments.claims import (
+from migov.experiments import cli
+from migov.experiments.claims.registry import (
     REGISTRY,
     Claim,
     Registry,
@@ -20,8 +19,8 @@ from experiments.claims import (
     evaluate,
     load_registry,
 )
-from experiments.experiment import load_experiment
-from model import ScenarioError
+from migov.experiments.sweep.experiment import load_experiment
+from migov.model import ScenarioError
 
 SOURCE = {"seed": "x", "passage": "y"}
 
@@ -148,7 +147,7 @@ def test_unknown_claim_id(capsys):
 
 
 def test_prim_finds_a_known_box():
-    from experiments.where import prim
+    from migov.experiments.claims.where import prim
 
     rng = np.random.default_rng(0)
     x = pd.DataFrame(rng.uniform(0, 1, (400, 4)), columns=list("abcd"))
@@ -177,7 +176,7 @@ def test_where_end_to_end_small(tmp_path: Path, capsys):
 
 
 def test_adaptive_adds_replicates_until_the_interval_settles(tmp_path: Path):
-    from experiments.claims import run_claim
+    from migov.experiments.claims.registry import run_claim
 
     c = Claim.model_validate({"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"},
                               "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
@@ -191,7 +190,7 @@ def test_adaptive_adds_replicates_until_the_interval_settles(tmp_path: Path):
 
 
 def test_time_to_summary(tmp_path: Path):
-    from experiments.claims import claim_values, run_claim
+    from migov.experiments.claims.registry import claim_values, run_claim
 
     c = Claim.model_validate({"id": "tt", "claim": "c", "source": SOURCE,
                               "measure": {"name": "funding_total", "summary": "time_to", "crosses": 100.0},

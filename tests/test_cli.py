@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from experiments import cli
-from experiments.storage import read_provenance
+from migov.experiments import cli
+from migov.experiments.common.storage import read_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +129,7 @@ def test_bad_yaml_and_bad_fields_in_a_file(capsys, tmp_path: Path):
 
 
 def test_no_traceback_from_the_console_entry_point(tmp_path: Path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.cli", "run", "baseline", "--set", "x.y=1", "-q"],
+    proc = subprocess.run([sys.executable, "-m", "migov", "run", "baseline", "--set", "x.y=1", "-q"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -138,7 +137,7 @@ def test_no_traceback_from_the_console_entry_point(tmp_path: Path):
 
 
 def test_failed_write_leaves_nothing_half_written(monkeypatch, tmp_path: Path):
-    from experiments import run_command
+    from migov.experiments.analysis import run_folder as run_command
 
     def boom(*a, **k):
         raise RuntimeError("disk full")

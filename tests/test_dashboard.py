@@ -52,7 +52,7 @@ def start_dashboard(workdir: Path, env: dict[str, str] | None = None) -> tuple[s
     port = free_port()
     log = workdir / f"dashboard-{port}.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "dashboard", "baseline", "--port",
+        proc = subprocess.Popen([sys.executable, "-m", "migov", "dashboard", "baseline", "--port",
                                  str(port), "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

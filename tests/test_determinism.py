@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from hypothesis import given, settings
+from migov.model import MigovModel, validate_scenario
 from pandas.testing import assert_frame_equal
 from strategies import run, scenarios, seeds
-
-from model import MigovModel, validate_scenario
 
 STEPS = 8
 

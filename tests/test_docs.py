@@ -6,9 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
-
-from model.config import (
+from migov.model.config import (
     NGO,
     Crisis,
     Donor,
@@ -23,6 +21,7 @@ from model.config import (
     Wants,
     Weights,
 )
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 ODD = ROOT / "docs" / "ODD.md"

@@ -13,9 +13,8 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from migov.model import MigovModel, validate_scenario
 from strategies import scenarios, seeds, slow_examples
-
-from model import MigovModel, validate_scenario
 
 TOL = 1e-9
 STEPS = 12

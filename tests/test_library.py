@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from experiments import cli
-from experiments.compare import bootstrap_difference
-from experiments.compare_command import compare_scenarios
-from experiments.library import differences_from_base
-from experiments.parallel import replicate_seeds
-from model import ScenarioError, load_scenario
+from migov.experiments import cli
+from migov.experiments.analysis.compare import bootstrap_difference
+from migov.experiments.analysis.comparison import compare_scenarios
+from migov.experiments.common.library import differences_from_base
+from migov.experiments.sweep.parallel import replicate_seeds
+from migov.model import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from migov.model import MigovModel, environment, funding, legitimacy
+from migov.model.config import ACTIONS
 from strategies import make_scenario, run, seeds, unit
-
-from model import MigovModel, environment, funding, legitimacy
-from model.config import ACTIONS
 
 ISSUES = ["labour", "protection", "trafficking", "border_return", "development", "displacement"]
 SEEDS = range(30)
@@ -86,7 +85,7 @@ def test_choose_grants_slots_follow_scale_preference():
         "Many": {**data["donors"]["D"], "scale_preference": 0.0},
         "Few": {**data["donors"]["D"], "scale_preference": 1.0},
     }
-    from model import validate_scenario
+    from migov.model import validate_scenario
 
     m = MigovModel(validate_scenario(data, "test"), seed=0)
     m.step()  # a realistic state: offices, bids
@@ -420,7 +419,7 @@ def test_consent_falls_with_sovereignty_and_sensitivity():
         issue_sensitivity={"labour": 1.0, "development": 0.0},
     )
     m = MigovModel(sc, seed=0)
-    from model.projects import consent_probability
+    from migov.model.projects import consent_probability
 
     labour, development = m.issues.index("labour"), m.issues.index("development")
     p = consent_probability(m, np.array([0, 0, 0]), np.array([0, 1, 1]), np.array([labour, labour, development]),

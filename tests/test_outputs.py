@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from experiments import cli, outdir
-from experiments.experiment import load_experiment
-from experiments.sweep import run_sweep
+from migov.experiments import cli
+from migov.experiments.common import outdir
+from migov.experiments.sweep.engine import run_sweep
+from migov.experiments.sweep.experiment import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -85,7 +85,7 @@ def earlier_run(tmp_path: Path) -> Path:
 
 # --------------------------------------------------------------------------- a user's folder
 def test_run_refuses_a_users_folder_before_running(capsys, monkeypatch, tmp_path: Path):
-    from experiments import run_command
+    from migov.experiments.analysis import run_folder as run_command
 
     folder = user_folder(tmp_path)
     before = snapshot(tmp_path)
@@ -98,7 +98,7 @@ def test_run_refuses_a_users_folder_before_running(capsys, monkeypatch, tmp_path
 
 
 def test_compare_refuses_a_users_folder_before_running(capsys, monkeypatch, tmp_path: Path):
-    from experiments import compare_command
+    from migov.experiments.analysis import comparison as compare_command
 
     folder = user_folder(tmp_path)
     before = snapshot(tmp_path)
@@ -160,7 +160,7 @@ def test_protected_folders_are_refused(capsys, monkeypatch, tmp_path: Path):
 
 
 def test_no_traceback_from_the_console_entry_point(tmp_path: Path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.cli", *RUN, "--out", "."], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "migov", *RUN, "--out", "."], capture_output=True,
                           text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 2
     assert proc.stderr == "migov: error: --out .: is the working folder; choose a new folder for the results\n"
@@ -212,7 +212,7 @@ def test_overwrite_replaces_an_earlier_result(earlier_run: Path):
 
 
 def test_a_failure_while_overwriting_leaves_the_old_result(monkeypatch, earlier_run: Path):
-    from experiments import run_command
+    from migov.experiments.analysis import run_folder as run_command
 
     before = snapshot(earlier_run)
 
@@ -383,9 +383,9 @@ def test_claims_folder_gets_a_manifest_and_resumes(tmp_path: Path):
 
 
 def test_dashboard_export_never_replaces_a_folder(capsys, earlier_run: Path, tmp_path: Path):
-    from experiments.run_command import write_run
-    from experiments.runner import run_scenario
-    from model import load_scenario
+    from migov.experiments.analysis.run_folder import write_run
+    from migov.experiments.sweep.runner import run_scenario
+    from migov.model import load_scenario
 
     taken = tmp_path / "baseline-seed1-step2"
     taken.mkdir()

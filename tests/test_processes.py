@@ -1,4 +1,4 @@
-"""Child processes never outlive migov (``experiments.processes``), checked on stand-in servers.
+"""Child processes never outlive migov (``migov.experiments.common.processes``), checked on stand-in servers.
 
 A small Python program plays the server (so these run in a second, without Solara): one that
 starts a process of its own, one that ignores SIGTERM. The supervisor is ``run_supervised`` in a
@@ -15,16 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
+from migov.experiments.common.processes import run_supervised
 from procs import kill_all, tree, wait_gone
-
-from experiments.processes import run_supervised
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 DEADLINE_S = 60  # generous: only reached when something is wrong
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux only")
 
-SUPERVISOR = ("import sys\nfrom experiments.processes import run_supervised\n"
+SUPERVISOR = ("import sys\nfrom migov.experiments.common.processes import run_supervised\n"
               "sys.exit(run_supervised([sys.executable, '-c', sys.argv[1]], grace=float(sys.argv[2])))")
 SLEEPER = "import time; time.sleep(600)"
 SERVER = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {SLEEPER!r}])\ntime.sleep(600)"
@@ -107,7 +106,7 @@ def test_the_servers_own_exit_status_is_passed_on_and_the_handlers_restored():
 @linux_only
 def test_die_with_parent_at_a_workers_start(tmp_path):
     armed = tmp_path / "armed"
-    worker = ("import sys, time\nfrom experiments.processes import die_with_parent\ndie_with_parent()\n"
+    worker = ("import sys, time\nfrom migov.experiments.common.processes import die_with_parent\ndie_with_parent()\n"
               "open(sys.argv[1], 'w').close()\ntime.sleep(600)")
     parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time\n"
                                f"subprocess.Popen([sys.executable, '-c', {worker!r}, {str(armed)!r}])\n"
@@ -127,7 +126,8 @@ def test_die_with_parent_at_a_workers_start(tmp_path):
 @linux_only
 def test_die_with_parent_when_the_parent_is_already_gone():
     # the parent died between fork and arming: getppid is no longer the expected parent, so it goes at once
-    code = "from experiments.processes import die_with_parent\ndie_with_parent(parent=1)\nimport time; time.sleep(600)"
+    code = ("from migov.experiments.common.processes import die_with_parent\ndie_with_parent(parent=1)\n"
+            "import time; time.sleep(600)")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=ENV)
     try:
         assert proc.wait(timeout=DEADLINE_S) == -signal.SIGTERM

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from experiments.library import TEXT_FIELDS, flatten
-from model import MigovModel, load_scenario
+from migov.experiments.common.library import TEXT_FIELDS, flatten
+from migov.model import MigovModel, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 from hypothesis import given
+from migov.model import ACTIONS, MigovModel, Scenario, ScenarioError, load_scenario, validate_scenario
+from migov.model.config import apply_overrides, set_path
 from strategies import minimal, run, scenarios
-
-from model import ACTIONS, MigovModel, Scenario, ScenarioError, load_scenario, validate_scenario
-from model.config import apply_overrides, set_path
 
 
 def write(tmp_path: Path, data, name: str = "scenario.yaml") -> Path:

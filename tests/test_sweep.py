@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from experiments import cli
-from experiments.design import build_design, run_table
-from experiments.experiment import Experiment, load_experiment
-from experiments.sweep import finished_runs, load_results, run_sweep
-from model import ScenarioError
+from migov.experiments import cli
+from migov.experiments.sweep.design import build_design, run_table
+from migov.experiments.sweep.engine import finished_runs, load_results, run_sweep
+from migov.experiments.sweep.experiment import Experiment, load_experiment
+from migov.model import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -164,7 +163,7 @@ def test_resume_after_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path
     body = SMALL.replace("replicates: 2", "replicates: 6").replace("steps: 6", "steps: 30")
     p = exp_file(tmp_path, body)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(p), "--out", str(out), "--executor", "serial",
+    cmd = [sys.executable, "-m", "migov", "sweep", str(p), "--out", str(out), "--executor", "serial",
            "--chunk", "1", "-q"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
@@ -236,7 +235,7 @@ def test_missing_experiment_file(capsys):
 
 
 def test_example_experiments_validate():
-    for p in sorted((ROOT / "experiments").glob("*.yaml")):
+    for p in sorted((ROOT / "experiments" / "library").glob("*.yaml")):
         loaded = load_experiment(p)
         assert len(build_design(loaded.exp, p.parent)) > 0, p.name
 
@@ -251,9 +250,8 @@ def test_runs_release_their_models():
     """Mesa 3.3 keeps every model in Agent._ids; the runners release theirs so long sweeps do
     not grow in memory."""
     import mesa
-
-    from experiments.runner import run_scenario
-    from model import load_scenario
+    from migov.experiments.sweep.runner import run_scenario
+    from migov.model import load_scenario
 
     sc = load_scenario(BASELINE)
     before = len(mesa.Agent._ids)
@@ -299,7 +297,7 @@ def test_run_table_snapshot_has_status_error_and_time(reference):
 
 
 def test_resuming_after_the_model_code_changed_is_refused(reference, monkeypatch, capsys):
-    import experiments.experiment as experiment_module
+    import migov.experiments.sweep.experiment as experiment_module
 
     ref_tmp, ref = reference
     monkeypatch.setattr(experiment_module, "model_code_hash", lambda: "0" * 16)

@@ -19,11 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from migov.experiments import cli
+from migov.experiments.sweep.engine import load_results, run_sweep
+from migov.experiments.sweep.experiment import load_experiment
 from procs import cmdline, descendants, in_group, wait_gone
-
-from experiments import cli
-from experiments.experiment import load_experiment
-from experiments.sweep import load_results, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -57,13 +56,13 @@ def reference(tmp_path_factory):
 
 
 def start(exp: Path, out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(exp), "--out", str(out), "-q", *extra]
+    cmd = [sys.executable, "-m", "migov", "sweep", str(exp), "--out", str(out), "-q", *extra]
     return subprocess.Popen(cmd, cwd=ROOT, env=ENV, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
 def resume(exp: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(exp), "--out", str(out), "-q", "--resume", *extra]
+    cmd = [sys.executable, "-m", "migov", "sweep", str(exp), "--out", str(out), "-q", "--resume", *extra]
     return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
 
 
@@ -282,7 +281,7 @@ def test_a_sweep_with_failed_runs_exits_non_zero_with_a_table(tmp_path: Path, ca
 def test_a_batch_written_twice_lands_once(tmp_path: Path):
     """Dask recomputes a task whose worker died after finishing it: the second copy of the batch
     must not reach the parts (the part is named by its runs and attempts)."""
-    from experiments.sweep_store import write_batch
+    from migov.experiments.sweep.store import write_batch
 
     status = pd.DataFrame({"run_id": [3, 4], "status": ["ok", "ok"], "error": ["", ""],
                            "wall_time_s": [0.1, 0.2], "worker_pid": [1, 1]})

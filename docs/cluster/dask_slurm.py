@@ -1,6 +1,6 @@
 """A migov sweep on a SLURM cluster through dask-jobqueue (pip install 'migov[cluster]').
 
-    python docs/cluster/dask_slurm.py experiments/sobol_small.yaml /scratch/$USER/sobol --jobs 4
+    python docs/cluster/dask_slurm.py experiments/library/sobol_small.yaml /scratch/$USER/sobol --jobs 4
 
 Starts a Dask SLURMCluster (one worker process per core of each job), then runs the sweep on
 it. The same sweep can also be pointed at any running scheduler from the command line:
@@ -11,9 +11,8 @@ import argparse
 from pathlib import Path
 
 from dask_jobqueue import SLURMCluster
-
-from experiments.experiment import load_experiment
-from experiments.sweep import run_sweep
+from migov.migov.experiments.sweep.engine.engine import run_sweep
+from migov.migov.experiments.sweep.engine.experiment import load_experiment
 
 ap = argparse.ArgumentParser()
 ap.add_argument("experiment")

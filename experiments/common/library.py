@@ -6,8 +6,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from model import ScenarioError, load_scenario
-from model.config import base_path
+from migov.model import ScenarioError, load_scenario
+from migov.model.config import base_path
 
 
 def scenario_files(dirs: list[Path]) -> dict[str, Path]:

@@ -38,18 +38,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from migov.experiments.analysis.compare import KEY_MEASURES
+from migov.experiments.analysis.figures import PALETTE, STYLE
+from migov.experiments.common.outdir import check_destination
+from migov.experiments.common.storage import atomic_folder, manifest, write_json
+from migov.experiments.sweep.engine import SweepError, SweepResults, load_results
+from migov.experiments.sweep.experiment import Experiment, ParameterSpec
+from migov.experiments.sweep.runner import package_versions
+from migov.model import ScenarioError
+from migov.model.config import read_text
 from scipy import stats
-
-from model import ScenarioError
-from model.config import read_text
-
-from .compare import KEY_MEASURES
-from .experiment import Experiment, ParameterSpec
-from .figures import PALETTE, STYLE
-from .outdir import check_destination
-from .runner import package_versions
-from .storage import atomic_folder, manifest, write_json
-from .sweep import SweepError, SweepResults, load_results
 
 DEFAULT_MEASURES = ["hhi", "funding_share_NGOs", "funding_share_IOM", "legitimacy_donors", "legitimacy_hosts",
                     "legitimacy_peers", "niche_overlap", "mandate_breadth", "offices", "contestations",
@@ -296,7 +294,7 @@ def unit_sample(an: Analysis, sources: tuple[str, ...] = ("file", "sampler", "de
         if list(unit.columns) == list(design.columns) and len(unit) == len(design):
             return unit.to_numpy(float), "the sweep's design_unit.parquet (exact)"
     if "sampler" in sources:
-        from . import design as designs
+        from migov.experiments.sweep import design as designs
 
         try:
             unit = designs.unit_sample(exp)

@@ -17,8 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from .figures import PALETTE, STYLE, organisations_in
+from migov.experiments.analysis.figures import PALETTE, STYLE, organisations_in
 
 FLOW = ("hhi", "funding_share_", "contestations", "host_refusals", "challenges", "earmarked_share",
         "ngo_income_", "funding_total")

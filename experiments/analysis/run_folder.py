@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from migov.experiments.analysis.figures import figure_set, organisations_in, save_figures
+from migov.experiments.common.storage import atomic_folder, manifest, write_json, write_parquet
+from migov.experiments.sweep.runner import RunResult, run_scenario
+from migov.model import Scenario
 from tqdm import tqdm
-
-from model import Scenario
-
-from .figures import figure_set, organisations_in, save_figures
-from .runner import RunResult, run_scenario
-from .storage import atomic_folder, manifest, write_json, write_parquet
 
 TABLES = ("model", "agents", "events", "network")
 

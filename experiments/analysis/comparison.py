@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from model import ScenarioError, load_scenario
-
-from .compare import (
+from migov.experiments.analysis.compare import (
     Comparison,
     differences,
     final_means,
@@ -20,10 +17,11 @@ from .compare import (
     plot_measures,
     plot_shares,
 )
-from .figures import save_figures
-from .parallel import Task, replicate_seeds, run_tasks
-from .runner import package_versions
-from .storage import atomic_folder, manifest, write_json, write_parquet
+from migov.experiments.analysis.figures import save_figures
+from migov.experiments.common.storage import atomic_folder, manifest, write_json, write_parquet
+from migov.experiments.sweep.parallel import Task, replicate_seeds, run_tasks
+from migov.experiments.sweep.runner import package_versions
+from migov.model import ScenarioError, load_scenario
 
 
 def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = None, steps: int | None = None,

@@ -10,8 +10,7 @@ from importlib import metadata
 
 import numpy as np
 import pandas as pd
-
-from model import MigovModel, Scenario
+from migov.model import MigovModel, Scenario
 
 
 def package_versions() -> dict[str, str]:

@@ -12,11 +12,10 @@ import os
 import sys
 from pathlib import Path
 
-from model import ScenarioError, load_scenario
-from model.config import MAX_STEPS, find_scenario, library_dirs, repo_scenarios  # noqa: F401  (for callers)
-
-from . import __version__
-from .sweep import SweepError, SweepInterrupted
+from migov.experiments import __version__
+from migov.experiments.sweep.engine import SweepError, SweepInterrupted
+from migov.model import ScenarioError, load_scenario
+from migov.model.config import MAX_STEPS, find_scenario, library_dirs, repo_scenarios  # noqa: F401  (for callers)
 
 EXIT_USAGE = 2
 EXIT_FAILED_RUNS = 1  # a sweep finished, but some of its runs failed
@@ -108,10 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.set_defaults(func=cmd_compare)
 
     sw = sub.add_parser("sweep", help="run an experiment file: a design over a scenario, with replicates",
-                        description="Run an experiment (experiments/*.yaml): every design point x replicate, "
-                                    "streamed to Parquet as batches finish. Running the same command again on "
-                                    "the same output folder resumes it.")
-    sw.add_argument("experiment", help="experiment file (YAML)")
+                        description="Run an experiment (a file, or a name in experiments/library/): every "
+                                    "design point x replicate, streamed to Parquet as batches finish. Running "
+                                    "the same command again on the same output folder resumes it.")
+    sw.add_argument("experiment", help="experiment file (YAML), or the name of a shipped one (sobol_small)")
     sw.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     sw.add_argument("--executor", choices=("processes", "dask", "serial"), default="processes",
                     help="local processes (default), dask.distributed, or serial in this process")
@@ -179,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def shard_arg(text: str) -> tuple[int, int]:
-    from .sweep import parse_shard
+    from migov.experiments.sweep.engine import parse_shard
 
     try:
         return parse_shard(text)
@@ -195,8 +194,8 @@ def check_steps(steps: int | None, allow_large: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .outdir import check_destination
-    from .run_command import run_and_write
+    from migov.experiments.analysis.run_folder import run_and_write
+    from migov.experiments.common.outdir import check_destination
 
     check_steps(args.steps, args.allow_large)
     path = find_scenario(args.scenario)
@@ -208,23 +207,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from .library import list_scenarios
+    from migov.experiments.common.library import list_scenarios
 
     print(list_scenarios(scenario_dirs()))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .library import describe
+    from migov.experiments.common.library import describe
 
     print(describe(find_scenario(args.scenario)))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import markdown_table
-    from .compare_command import compare_scenarios, write_comparison
-    from .outdir import check_destination
+    from migov.experiments.analysis.compare import markdown_table
+    from migov.experiments.analysis.comparison import compare_scenarios, write_comparison
+    from migov.experiments.common.outdir import check_destination
 
     if len(args.scenarios) < 2:
         raise UsageError("compare needs at least two scenarios")
@@ -238,7 +237,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(markdown_table(cmp.differences))
         funds = cmp.means[cmp.means["measure"].str.startswith("fund_share_")]  # incl. established IOs as a group
         if len(funds):
-            from .compare import markdown_means
+            from migov.experiments.analysis.compare import markdown_means
 
             print("\nWho captured the trust or pooled funds (final cumulative shares):")
             print(markdown_means(funds))
@@ -249,10 +248,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiment import load_experiment
-    from .parallel import default_workers
-    from .sweep import run_sweep
-    from .sweep_plan import dry_run
+    from migov.experiments.sweep.engine import run_sweep
+    from migov.experiments.sweep.experiment import load_experiment
+    from migov.experiments.sweep.parallel import default_workers
+    from migov.experiments.sweep.plan import dry_run
 
     loaded = load_experiment(args.experiment, allow_large=args.allow_large)  # refuses a huge design early
     exp = loaded.exp
@@ -268,7 +267,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         shard = f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else ""
         print(f"{exp.name}{shard}: {report.ran} runs in {report.wall_time_s:.1f} s; "
               f"{report.done_before} were already done; {report.total} in all.")
-        print(f"Results in {out}/  (load with experiments.sweep.load_results('{out}'); "
+        print(f"Results in {out}/  (load with migov.experiments.sweep.engine.load_results('{out}'); "
               f"analyse with: migov analyse {out})")
     if report.failed:
         print(failure_table(report.failures), file=sys.stderr)
@@ -287,7 +286,7 @@ def failure_table(failures, rows: int = 20) -> str:
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from .analyse import run_analysis
+    from migov.experiments.analysis.sensitivity import run_analysis
 
     an, out = run_analysis(args.output, args.measures, args.out, args.overwrite)  # checks --out before analysing
     if not args.quiet:
@@ -301,14 +300,14 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve the dashboard until Ctrl-C, SIGTERM or SIGHUP; the server never outlives migov (see
     ``run_supervised``). Status 0 when stopped by Ctrl-C or SIGTERM, else the server's."""
-    from .processes import run_supervised
+    from migov.experiments.common.processes import run_supervised
 
     path = find_scenario(args.scenario)
     load_scenario(path)  # a broken scenario is a clear error here, before the server starts
     env = dict(os.environ, MIGOV_DASHBOARD_SCENARIO=path.stem)
     if path.resolve().parent not in [d.resolve() for d in scenario_dirs() if d.is_dir()]:
         env["MIGOV_SCENARIOS"] = str(path.resolve().parent)
-    app = "experiments.dashboard"
+    app = "migov.experiments.dashboard.app"
     print(f"migov dashboard: open http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     cmd = [sys.executable, "-m", "solara", "run", app, "--host", args.host, "--port", str(args.port),
            "--no-open", "--production", "--log-level", "warning"]
@@ -316,15 +315,15 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from .claims import REGISTRY, load_registry, run_claim
-    from .claims_report import write_report
-    from .outdir import open_accumulating
-    from .parallel import default_workers
+    from migov.experiments.claims.registry import REGISTRY, load_registry, run_claim
+    from migov.experiments.claims.report import write_report
+    from migov.experiments.common.outdir import open_accumulating
+    from migov.experiments.sweep.parallel import default_workers
 
     registry = load_registry(args.registry or REGISTRY)
     claims = registry.claims
     if args.where:
-        from .where import run_where
+        from migov.experiments.claims.where import run_where
 
         match = [c for c in claims if c.id == args.where]
         if not match:

@@ -17,13 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from migov.experiments.sweep.experiment import Experiment, ParameterSpec
+from migov.model import ScenarioError
+from migov.model.config import read_text
 from scipy import stats
 from scipy.stats import qmc
-
-from model import ScenarioError
-from model.config import read_text
-
-from .experiment import Experiment, ParameterSpec
 
 MAX_RUNS = 1_000_000  # a design past this is refused unless --allow-large: its tables alone would fill memory
 

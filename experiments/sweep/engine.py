@@ -30,16 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
-
-from model import MigovModel
-
-from .design import build_design, run_table, unit_sample
-from .experiment import Collect, LoadedExperiment, identity_hash
-from .processes import die_with_parent
-from .runner import package_versions
-from .sweep_lock import LockError, acquire
-from .sweep_store import (
+from migov.experiments.common.processes import die_with_parent
+from migov.experiments.sweep.design import build_design, run_table, unit_sample
+from migov.experiments.sweep.experiment import Collect, LoadedExperiment, identity_hash
+from migov.experiments.sweep.lock import LockError, acquire
+from migov.experiments.sweep.runner import package_versions
+from migov.experiments.sweep.store import (
     TABLES,
     SweepError,
     SweepResults,
@@ -55,6 +51,8 @@ from .sweep_store import (
     write_atomic,
     write_batch,
 )
+from migov.model import MigovModel
+from tqdm import tqdm
 
 __all__ = ["TABLES", "SweepError", "SweepInterrupted", "SweepReport", "SweepResults", "finished_runs",
            "load_results", "part_files", "read_table", "run_sweep"]
@@ -82,7 +80,7 @@ class Context:
     collect: dict
 
     def loaded(self) -> LoadedExperiment:
-        from .experiment import Experiment
+        from migov.experiments.sweep.experiment import Experiment
 
         return LoadedExperiment(Path(self.experiment_path), Experiment.model_validate(self.experiment),
                                 Path(self.scenario_path), self.scenario_data)

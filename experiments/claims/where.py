@@ -25,13 +25,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from migov.experiments.analysis.figures import STYLE
+from migov.experiments.claims.registry import Claim, arms, per_replicate, write_claim_experiment
+from migov.experiments.common.outdir import open_accumulating, record_files
+from migov.experiments.sweep.engine import load_results, run_sweep
+from migov.experiments.sweep.experiment import load_experiment
 from scipy.stats import qmc
-
-from .claims import Claim, arms, per_replicate, write_claim_experiment
-from .experiment import load_experiment
-from .figures import STYLE
-from .outdir import open_accumulating, record_files
-from .sweep import load_results, run_sweep
 
 BEHAVIOURAL: dict[str, tuple[float, float]] = {
     "parameters.legitimacy_decay": (0.01, 0.04),

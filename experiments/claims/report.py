@@ -14,11 +14,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from . import __version__
-from .claims import Verdict, arms
-from .figures import PALETTE, STYLE
-from .outdir import open_accumulating, record_files
+from migov.experiments import __version__
+from migov.experiments.analysis.figures import PALETTE, STYLE
+from migov.experiments.claims.registry import Verdict, arms
+from migov.experiments.common.outdir import open_accumulating, record_files
 
 MARK = {"holds": "holds", "fails": "FAILS", "inconclusive": "inconclusive"}
 

@@ -12,13 +12,12 @@ import copy
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
-
-from model import Scenario, ScenarioError
-from model.config import (
+from migov.model import Scenario, ScenarioError
+from migov.model.config import (
     MAX_STEPS,
     Strict,
     _format_pydantic,
@@ -28,6 +27,7 @@ from model.config import (
     set_paths,
     validate_scenario,
 )
+from pydantic import Field, ValidationError, model_validator
 
 DesignType = Literal["grid", "lhs", "sobol", "morris", "csv"]
 SCENARIO_COLUMN = "scenario"  # a design column that picks the base scenario of a point
@@ -178,7 +178,7 @@ class LoadedExperiment:
         change to any of them is caught and named: the experiment's settings, the base scenario as
         resolved (its file and every file it extends), the design's points (a csv design's
         contents), other scenarios a design's ``scenario`` column names, and the code."""
-        from .design import build_design
+        from migov.experiments.sweep.design import build_design
 
         if design is None:
             design = build_design(self.exp, self.path.parent)
@@ -210,7 +210,7 @@ def _digest(text: str) -> str:
 
 def model_code_hash() -> str:
     """A hash of the model package's source (what a run's numbers depend on)."""
-    import model as model_package
+    import migov.model as model_package
 
     digest = hashlib.sha256()
     for f in sorted(Path(model_package.__file__).parent.glob("*.py")):
@@ -223,18 +223,35 @@ def code_hash() -> str:
     final state and series (``sweep.run_once``): the code a sweep's numbers depend on."""
     import inspect
 
-    from . import design, sweep
+    from migov.experiments.sweep import design
+    from migov.experiments.sweep import engine as sweep
 
     return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(sweep.run_once))
+
+
+LIBRARY = Path(__file__).resolve().parents[1] / "library"
+
+
+def find_experiment(name: str | Path) -> Path:
+    """An experiment by path, or by name among the experiments shipped in ``experiments/library/``
+    (``sobol_small``)."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.exists() or os.sep in str(name):
+        return p
+    for ext in (".yaml", ".yml"):
+        if (LIBRARY / f"{name}{ext}").is_file():
+            return LIBRARY / f"{name}{ext}"
+    known = sorted(f.stem for f in LIBRARY.glob("*.y*ml"))
+    raise ScenarioError(str(name), "", f"no such experiment file or name; shipped experiments: {', '.join(known)}")
 
 
 def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperiment:
     """Load an experiment file and check everything a run would trip over before any run: the
     design's size (refused past ``design.MAX_RUNS`` runs unless ``allow_large``), every parameter
     path and value against the scenario, a csv design's columns and values, and the measures."""
-    from .design import check_run_count, design_file, read_design_csv
+    from migov.experiments.sweep.design import check_run_count, design_file, read_design_csv
 
-    p = Path(path)
+    p = find_experiment(path)
     exp = _read_experiment(p)
     table = read_design_csv(design_file(exp, p.parent)) if exp.design.type == "csv" else None
     check_run_count(exp, str(p), None if table is None else len(table), allow_large)
@@ -360,7 +377,7 @@ def _check_measures(loaded: LoadedExperiment) -> None:
 def measure_names(scenarios: list[Scenario]) -> set[str]:
     """The names of the model's measures (model.parquet's columns but step and year) for these
     scenarios, read off a model built at step 0."""
-    from model import MigovModel
+    from migov.model import MigovModel
 
     names: set[str] = set()
     for sc in scenarios:

@@ -40,13 +40,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from model import ScenarioError
-
-from . import __version__
+from migov.experiments import __version__
+from migov.model import ScenarioError
 
 KINDS = ("run", "compare", "analysis", "claims", "sweep", "dashboard-export")
 MANIFEST = "manifest.json"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("scenarios", "experiments", "model", "docs", "tests")
 
 

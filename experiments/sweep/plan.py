@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from .design import build_design, run_table
-from .experiment import LoadedExperiment
-from .sweep import run_once
+from migov.experiments.sweep.design import build_design, run_table
+from migov.experiments.sweep.engine import run_once
+from migov.experiments.sweep.experiment import LoadedExperiment
 
 
 def dry_run(loaded: LoadedExperiment, workers: int, show: int = 5) -> str:

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from migov.experiments.sweep.runner import run_scenario
+from migov.model import Scenario
 from tqdm import tqdm
-
-from model import Scenario
-
-from .runner import run_scenario
 
 
 @dataclass(frozen=True)

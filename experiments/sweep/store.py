@@ -39,10 +39,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from model import ScenarioError
-
-from .outdir import MANIFEST, OutputError, clean_partials, marker, migov_kind, partial_prefix, refuse_unsafe
+from migov.experiments.common.outdir import (
+    MANIFEST,
+    OutputError,
+    clean_partials,
+    marker,
+    migov_kind,
+    partial_prefix,
+    refuse_unsafe,
+)
+from migov.model import ScenarioError
 
 TABLES = ("status", "final", "series", "agents")
 PARTS, FAILURES, QUARANTINE, STAGING = "parts", "failures", "quarantine", ".staging"
@@ -213,7 +219,7 @@ def attempts_so_far(out: Path) -> dict[int, int]:
 def clean_staging(out: Path) -> list[Path]:
     """Remove temporaries whose writer (a coordinator or worker on this host) is gone, and the
     ``parts/.tmp-*`` folders of older versions."""
-    from .sweep_lock import _alive
+    from migov.experiments.sweep.lock import _alive
 
     host, removed = socket.gethostname(), []
     for p in sorted((out / STAGING).glob("*")):

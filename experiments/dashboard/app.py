@@ -1,7 +1,7 @@
 """The classroom dashboard: Mesa's SolaraViz with a scenario picker, levers and live views.
 
 Start it with ``migov dashboard [SCENARIO] [--port N]`` (or ``solara run`` on this file). The
-views draw with the same functions as ``migov run``'s figure set (``experiments.figures``), so
+views draw with the same functions as ``migov run``'s figure set (``migov.experiments.analysis.figures``), so
 what students see and what ``migov run`` writes are one plotting path. A scenario that fails
 validation shows its one-line error in the page and the dashboard keeps the last scenario that
 loaded.
@@ -20,9 +20,7 @@ import matplotlib.pyplot as plt
 import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
-
-from experiments.cli import scenario_dirs
-from experiments.figures import (
+from migov.experiments.analysis.figures import (
     AUDIENCES,
     STYLE,
     org_colours,
@@ -32,12 +30,13 @@ from experiments.figures import (
     plot_network,
     plot_offices_by_region,
 )
-from experiments.library import scenario_files
-from experiments.outdir import fresh_subfolder
-from experiments.run_command import write_run
-from experiments.runner import network_frame, result_of
-from model import MigovModel, ScenarioError
-from model.config import apply_overrides, read_resolved, validate_scenario
+from migov.experiments.analysis.run_folder import write_run
+from migov.experiments.common.library import scenario_files
+from migov.experiments.common.outdir import fresh_subfolder
+from migov.experiments.sweep.runner import network_frame, result_of
+from migov.model import MigovModel, ScenarioError
+from migov.model.config import apply_overrides, read_resolved, validate_scenario
+from migov.model.config import library_dirs as scenario_dirs
 
 VENUES = ["as in the scenario", "none", "rotating chair, no budget", "secretariat and budget"]
 CLASSROOM = {**STYLE, "font.size": 13, "axes.titlesize": 15, "axes.labelsize": 13, "legend.fontsize": 11}

@@ -26,18 +26,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
+from migov.experiments.common.outdir import open_accumulating, record_files
+from migov.experiments.sweep.engine import load_results, run_sweep
+from migov.experiments.sweep.experiment import SCENARIO_COLUMN, load_experiment
+from migov.model import ScenarioError
+from migov.model.config import Source, Strict, _format_pydantic, read_yaml
 from pydantic import Field, ValidationError, model_validator
 from scipy import stats
 
-from model import ScenarioError
-from model.config import Source, Strict, _format_pydantic, read_yaml
-
-from .experiment import SCENARIO_COLUMN, load_experiment
-from .outdir import open_accumulating, record_files
-from .sweep import load_results, run_sweep
-
 BOOTSTRAP = 4000
-REGISTRY = Path(__file__).with_name("claims") / "claims.yaml"
+REGISTRY = Path(__file__).with_name("claims.yaml")
 
 
 class Arm(Strict):
