@@ -329,7 +329,9 @@ def test_experiment_steps_beyond_the_limit_are_refused(here: Path):
 
 
 def test_allow_large_lifts_the_steps_limit(here: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(cli, "MAX_STEPS", 2)
+    from migov.experiments.cli import args as cli_args
+
+    monkeypatch.setattr(cli_args, "MAX_STEPS", 2)
     refused(here, ["run", "baseline", *RUN[2:], "--steps", "3", "--out", "out"], "--steps: 3 is more than 2")
     rc, err = invoke(["run", "baseline", *RUN[2:], "--steps", "3", "--out", "out", "--allow-large"])
     assert rc == 0, err

@@ -1,0 +1,84 @@
+"""``migov claims``: verdicts on the claims registry, with a report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from migov.experiments.cli.args import (
+    UsageError,
+    positive_int,
+    seed_int,
+)
+
+
+def register(sub) -> None:
+    """Add the command to the parser's subcommands."""
+    cl = sub.add_parser("claims", help="test the claims registry: verdicts with effect sizes, and a report",
+                        description="Run every claim (or --only some) through the sweep engine and write a report "
+                                    "(Markdown and self-contained HTML) with verdicts: holds, fails, inconclusive.")
+    cl.add_argument("--only", nargs="+", metavar="ID", default=None, help="claim ids to run")
+    cl.add_argument("--replicates", type=positive_int, default=None, help="replicates per arm (default: each claim's)")
+    cl.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    cl.add_argument("--executor", choices=("processes", "dask", "serial"), default="processes")
+    cl.add_argument("--adaptive", action="store_true",
+                    help="add replicates until the interval's width stabilises (within 10%%) or --cap is reached")
+    cl.add_argument("--cap", type=positive_int, default=200, help="most replicates per arm with --adaptive")
+    cl.add_argument("--seed", type=seed_int, default=0, help="base seed")
+    cl.add_argument("--registry", type=Path, default=None, help="claims file (default experiments/claims/claims.yaml)")
+    cl.add_argument("--out", type=Path, default=Path("results") / "claims",
+                    help="output folder: new, empty or an earlier claims folder, which is resumed "
+                         "(default results/claims)")
+    cl.add_argument("--where", metavar="ID", default=None,
+                    help="find where in the behavioural parameter space claim ID holds (Latin hypercube + PRIM)")
+    cl.add_argument("--samples", type=positive_int, default=64, help="Latin hypercube samples for --where")
+    cl.add_argument("--quiet", "-q", action="store_true")
+    cl.set_defaults(func=cmd_claims)
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from migov.experiments.claims.registry import REGISTRY, load_registry, run_claim
+    from migov.experiments.claims.report import write_report
+    from migov.experiments.common.outdir import open_accumulating
+    from migov.experiments.sweep.parallel import default_workers
+
+    registry = load_registry(args.registry or REGISTRY)
+    claims = registry.claims
+    if args.where:
+        from migov.experiments.claims.where import run_where
+
+        match = [c for c in claims if c.id == args.where]
+        if not match:
+            raise UsageError(f"--where: unknown claim '{args.where}'; known: {', '.join(c.id for c in claims)}")
+        open_accumulating(args.out, "claims", [args.registry or REGISTRY])
+        box, table = run_where(match[0], args.out, args.samples, args.replicates or 3,
+                               args.workers or default_workers(), args.executor, args.seed, args.quiet)
+        if not args.quiet:
+            print(f"{args.where}: goes the claimed way at {table['holds'].mean():.0%} of {len(table)} samples; "
+                  f"PRIM box coverage {box.coverage:.2f}, density {box.density:.2f}")
+            for p, (lo, hi) in box.bounds.items():
+                print(f"  {p}: {lo:.4g} .. {hi:.4g}")
+            print(f"Details: {args.out / args.where / 'where' / 'where.md'}")
+        return 0
+    if args.only:
+        known = {c.id for c in claims}
+        unknown = [i for i in args.only if i not in known]
+        if unknown:
+            raise UsageError(f"--only: unknown claim '{unknown[0]}'; known: {', '.join(sorted(known))}")
+        claims = [c for c in claims if c.id in args.only]
+    open_accumulating(args.out, "claims", [args.registry or REGISTRY])  # new, empty or migov's claims folder
+    workers = args.workers or default_workers()
+    verdicts = []
+    for c in claims:
+        v = run_claim(c, args.out, args.replicates, workers, args.executor, args.seed, args.adaptive, args.cap,
+                      quiet=args.quiet)
+        verdicts.append(v)
+        if not args.quiet:
+            print(f"{c.id}: {v.verdict} (effect {v.effect:+.4g}, 95% CI [{v.ci_low:+.4g}, {v.ci_high:+.4g}], "
+                  f"{v.share:.0%} of {v.replicates} replicates the claimed way)")
+    command = "migov claims " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
+    md, page = write_report(verdicts, args.out, command, args.seed)
+    if not args.quiet:
+        print(f"\nReport: {md} and {page}")
+    return 0
