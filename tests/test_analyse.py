@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from migov.experiments import cli
-from migov.experiments.analysis.sensitivity import DEFAULT_MEASURES, analyse, choose_measures, unit_sample
+from migov.experiments.analysis.report import analyse
+from migov.experiments.analysis.sensitivity import unit_sample
+from migov.experiments.analysis.sweep_results import DEFAULT_MEASURES, choose_measures
 from migov.experiments.sweep.engine import SweepError, load_results, part_files, run_sweep
 from migov.experiments.sweep.experiment import load_experiment
 from migov.model import MigovModel, load_scenario

@@ -30,7 +30,7 @@ def register(sub) -> None:
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from migov.experiments.analysis.sensitivity import run_analysis
+    from migov.experiments.analysis.report import run_analysis
 
     an, out = run_analysis(args.output, args.measures, args.out, args.overwrite)  # checks --out before analysing
     if not args.quiet:
