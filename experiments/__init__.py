@@ -1,6 +1,11 @@
-"""migov's experiments: running scenarios, storing results, figures and the command line.
+"""migov's experiments: everything around the model, in rooms that depend one way::
 
-This package uses ``model``; ``model`` never imports from here.
+    cli  ->  dashboard | claims  ->  analysis  ->  sweep  ->  common  ->  migov.model
+
+``cli`` (one module per command), ``dashboard`` (SolaraViz app), ``claims`` (registry, verdicts,
+report), ``analysis`` (figures, comparisons, sensitivity), ``sweep`` (experiments, designs, runs,
+the resumable engine), ``common`` (output folders, storage, processes). ``migov.model`` never
+imports from here; tests/test_architecture.py holds the rooms to this order.
 """
 
 from importlib import metadata

@@ -103,7 +103,7 @@ def make_runs_fail(monkeypatch):
     """``make_runs_fail({1, 4})``: those runs of a sweep raise, as a diverging model would. The
     code hash is held still, since swapping the run function is not a change to the model."""
     import migov.experiments.sweep.engine as sweep_module
-    import migov.experiments.sweep.experiment as experiment_module
+    import migov.experiments.sweep.loaded as experiment_module
 
     real = sweep_module.run_once
     monkeypatch.setattr(experiment_module, "code_hash", lambda: "test-code")

@@ -22,7 +22,7 @@ from migov.experiments.analysis.report import analyse
 from migov.experiments.analysis.sensitivity import unit_sample
 from migov.experiments.analysis.sweep_results import DEFAULT_MEASURES, choose_measures
 from migov.experiments.sweep.engine import SweepError, load_results, part_files, run_sweep
-from migov.experiments.sweep.experiment import load_experiment
+from migov.experiments.sweep.loaded import load_experiment
 from migov.model import MigovModel, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

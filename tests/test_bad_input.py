@@ -25,7 +25,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from migov.experiments import cli
 from migov.experiments.sweep import design
-from migov.experiments.sweep.experiment import Experiment, load_experiment
+from migov.experiments.sweep.experiment import Experiment
+from migov.experiments.sweep.loaded import load_experiment
 from migov.model import ScenarioError, load_scenario
 from migov.model.config import read_resolved, read_yaml
 

@@ -19,7 +19,7 @@ from migov.experiments.claims.registry import (
     evaluate,
     load_registry,
 )
-from migov.experiments.sweep.experiment import load_experiment
+from migov.experiments.sweep.loaded import load_experiment
 from migov.model import ScenarioError
 
 SOURCE = {"seed": "x", "passage": "y"}

@@ -19,7 +19,7 @@ import pytest
 from migov.experiments import cli
 from migov.experiments.common import outdir
 from migov.experiments.sweep.engine import run_sweep
-from migov.experiments.sweep.experiment import load_experiment
+from migov.experiments.sweep.loaded import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

@@ -16,7 +16,8 @@ import pytest
 from migov.experiments import cli
 from migov.experiments.sweep.design import build_design, run_table
 from migov.experiments.sweep.engine import finished_runs, load_results, run_sweep
-from migov.experiments.sweep.experiment import Experiment, load_experiment
+from migov.experiments.sweep.experiment import Experiment
+from migov.experiments.sweep.loaded import load_experiment
 from migov.model import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,7 +298,7 @@ def test_run_table_snapshot_has_status_error_and_time(reference):
 
 
 def test_resuming_after_the_model_code_changed_is_refused(reference, monkeypatch, capsys):
-    import migov.experiments.sweep.experiment as experiment_module
+    import migov.experiments.sweep.loaded as experiment_module
 
     ref_tmp, ref = reference
     monkeypatch.setattr(experiment_module, "model_code_hash", lambda: "0" * 16)

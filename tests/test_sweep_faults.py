@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from migov.experiments import cli
 from migov.experiments.sweep.engine import load_results, run_sweep
-from migov.experiments.sweep.experiment import load_experiment
+from migov.experiments.sweep.loaded import load_experiment
 from procs import cmdline, descendants, in_group, wait_gone
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,8 @@ import pandas as pd
 import yaml
 from migov.experiments.common.outdir import open_accumulating, record_files
 from migov.experiments.sweep.engine import load_results, run_sweep
-from migov.experiments.sweep.experiment import SCENARIO_COLUMN, load_experiment
+from migov.experiments.sweep.experiment import SCENARIO_COLUMN
+from migov.experiments.sweep.loaded import load_experiment
 from migov.model import ScenarioError
 from migov.model.config import Source, Strict, _format_pydantic, read_yaml
 from pydantic import Field, ValidationError, model_validator

@@ -29,7 +29,7 @@ from migov.experiments.analysis.figures import STYLE
 from migov.experiments.claims.registry import Claim, arms, per_replicate, write_claim_experiment
 from migov.experiments.common.outdir import open_accumulating, record_files
 from migov.experiments.sweep.engine import load_results, run_sweep
-from migov.experiments.sweep.experiment import load_experiment
+from migov.experiments.sweep.loaded import load_experiment
 from scipy.stats import qmc
 
 BEHAVIOURAL: dict[str, tuple[float, float]] = {

@@ -42,7 +42,7 @@ def register(sub) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from migov.experiments.sweep.engine import run_sweep
-    from migov.experiments.sweep.experiment import load_experiment
+    from migov.experiments.sweep.loaded import load_experiment
     from migov.experiments.sweep.parallel import default_workers
     from migov.experiments.sweep.plan import dry_run
 

@@ -32,8 +32,10 @@ import numpy as np
 import pandas as pd
 from migov.experiments.common.processes import die_with_parent
 from migov.experiments.sweep.design import build_design, run_table, unit_sample
-from migov.experiments.sweep.experiment import Collect, LoadedExperiment, identity_hash
+from migov.experiments.sweep.experiment import Collect
+from migov.experiments.sweep.loaded import LoadedExperiment, identity_hash
 from migov.experiments.sweep.lock import LockError, acquire
+from migov.experiments.sweep.one_run import run_once
 from migov.experiments.sweep.runner import package_versions
 from migov.experiments.sweep.store import (
     TABLES,
@@ -51,7 +53,6 @@ from migov.experiments.sweep.store import (
     write_atomic,
     write_batch,
 )
-from migov.model import MigovModel
 from tqdm import tqdm
 
 __all__ = ["TABLES", "SweepError", "SweepInterrupted", "SweepReport", "SweepResults", "finished_runs",
@@ -97,38 +98,6 @@ class Batch:
     @property
     def failed(self) -> int:
         return int((self.frames["status"]["status"] != "ok").sum())
-
-
-def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, steps: int | None,
-             collect: Collect) -> dict[str, pd.DataFrame]:
-    """One run of the experiment: the scenario with this point's values, this seed."""
-    sc = loaded.scenario_for(params)
-    n = steps or sc.simulation.steps
-    m = MigovModel(sc, seed=seed, collect_agents=collect.agents)
-    for _ in range(n):
-        m.step()
-    df = m.model_frame()
-    if collect.measures:
-        keep = ["step", "year", *[c for c in collect.measures if c in df.columns]]
-        df = df[keep]
-    out: dict[str, pd.DataFrame] = {}
-    window = collect.final_window or sc.simulation.steps_per_year
-    if collect.final:
-        final = df[df["step"] > df["step"].max() - window].drop(columns=["step", "year"]).mean().to_frame().T
-        final.insert(0, "run_id", run_id)
-        out["final"] = final
-    keep_rows = (df["step"] % collect.stride == 0) | (df["step"] == df["step"].max())
-    if collect.series:
-        series = df[keep_rows].copy()
-        series.insert(0, "run_id", run_id)
-        out["series"] = series
-    agents = m.agent_frame() if collect.agents else None
-    m.release()
-    if agents is not None:
-        agents = agents[(agents["step"] % collect.stride == 0) | (agents["step"] == agents["step"].max())].copy()
-        agents.insert(0, "run_id", run_id)
-        out["agents"] = agents
-    return out
 
 
 def run_and_write(ctx: Context, runs: list[Run], out: str, provenance: dict) -> tuple[int, int]:

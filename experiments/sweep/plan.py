@@ -6,7 +6,7 @@ import time
 
 from migov.experiments.sweep.design import build_design, run_table
 from migov.experiments.sweep.engine import run_once
-from migov.experiments.sweep.experiment import LoadedExperiment
+from migov.experiments.sweep.loaded import LoadedExperiment
 
 
 def dry_run(loaded: LoadedExperiment, workers: int, show: int = 5) -> str:

@@ -1,0 +1,242 @@
+"""An experiment loaded for running: its base scenario resolved, every parameter path, value,
+csv column and measure checked against the scenario before any run, and its identity (everything
+that decides its results: the files, the design, the code) for resuming safely."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from migov.experiments.sweep import design, one_run
+from migov.experiments.sweep.design import build_design, check_run_count, design_file, read_design_csv
+from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Experiment, _read_experiment, find_experiment
+from migov.model import Scenario, ScenarioError
+from migov.model.config import (
+    find_scenario,
+    read_resolved,
+    set_paths,
+    validate_scenario,
+)
+
+
+def _scenario_path(ref: str, folder: Path) -> Path:
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml") and not p.is_absolute() and (folder / p).is_file():
+        return folder / p
+    return find_scenario(ref)
+
+
+class LoadedExperiment:
+    """An experiment with its base scenario data resolved and every parameter path checked."""
+
+    def __init__(self, path: Path, exp: Experiment, scenario_path: Path, scenario_data: dict):
+        self.path = path
+        self.exp = exp
+        self.scenario_path = scenario_path
+        self.scenario_data = scenario_data
+        self.base = validate_scenario(copy.deepcopy(scenario_data), str(scenario_path))
+
+    def scenario_for(self, params: dict[str, Any]) -> Scenario:
+        """The base scenario with one design point's values set (the same code path as
+        ``migov run --set``). A ``scenario`` column picks another base scenario for the point;
+        empty cells (None or NaN) leave the scenario's value as it is."""
+        params = dict(params)
+        other = params.pop(SCENARIO_COLUMN, None)
+        base, where = self.scenario_data, self.scenario_path
+        if isinstance(other, str) and other:
+            base, where = self.other_scenario(other)
+        data = copy.deepcopy(base)
+        for key, value in params.items():
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            set_paths(data, key, value, source=str(self.path))
+        return validate_scenario(data, f"{where} with {self.path.name} parameters")
+
+    def other_scenario(self, name: str) -> tuple[dict, Path]:
+        cache = self.__dict__.setdefault("_others", {})
+        if name not in cache:
+            path = _scenario_path(name, self.path.parent)
+            cache[name] = (read_resolved(path), path)
+        return cache[name]
+
+    def identity(self, design: Any = None) -> dict[str, str]:
+        """Hashes of everything that decides the experiment's results, one per input, so that a
+        change to any of them is caught and named: the experiment's settings, the base scenario as
+        resolved (its file and every file it extends), the design's points (a csv design's
+        contents), other scenarios a design's ``scenario`` column names, and the code."""
+        if design is None:
+            design = build_design(self.exp, self.path.parent)
+        others = sorted({str(v) for v in design[SCENARIO_COLUMN].dropna()}) if SCENARIO_COLUMN in design else []
+        resolved = {n: validate_scenario(copy.deepcopy(self.other_scenario(n)[0]), n).content_hash() for n in others}
+        return {
+            "experiment": self.exp.content_hash(),
+            "scenario": self.base.content_hash(),
+            "design": _digest(design.to_csv(index=False)),
+            "other_scenarios": _digest(json.dumps(resolved, sort_keys=True)),
+            "code": code_hash(),
+        }
+
+    @property
+    def hash(self) -> str:
+        """One hash of :meth:`identity`: results made under another experiment, scenario, design
+        file or code are never mixed into the same folder."""
+        return identity_hash(self.identity())
+
+
+def identity_hash(identity: dict[str, str]) -> str:
+    """The experiment hash: one digest of its identity's parts."""
+    return _digest(json.dumps(identity, sort_keys=True))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def model_code_hash() -> str:
+    """A hash of the model package's source (what a run's numbers depend on)."""
+    import migov.model as model_package
+
+    digest = hashlib.sha256()
+    for f in sorted(Path(model_package.__file__).parent.glob("*.py")):
+        digest.update(f.name.encode() + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def code_hash() -> str:
+    """The model's source, the design samplers and the function that turns a run into the stored
+    final state and series (``one_run.run_once``): the code a sweep's numbers depend on."""
+    return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(one_run.run_once))
+
+
+def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperiment:
+    """Load an experiment file and check everything a run would trip over before any run: the
+    design's size (refused past ``design.MAX_RUNS`` runs unless ``allow_large``), every parameter
+    path and value against the scenario, a csv design's columns and values, and the measures."""
+    p = find_experiment(path)
+    exp = _read_experiment(p)
+    table = read_design_csv(design_file(exp, p.parent)) if exp.design.type == "csv" else None
+    check_run_count(exp, str(p), None if table is None else len(table), allow_large)
+    scenario_path = _scenario_path(exp.scenario, p.parent)
+    loaded = LoadedExperiment(p, exp, scenario_path, read_resolved(scenario_path))
+    for key, spec in exp.parameters.items():
+        if key == SCENARIO_COLUMN:
+            levels = list(spec.levels or [])
+            _check_scenarios(loaded, str(p), [(f"parameters.scenario.levels[{j}]", v) for j, v in enumerate(levels)])
+            continue
+        values = list(spec.levels) if spec.levels is not None else list(spec.range)
+        where = f"parameters.{key}" + (".levels" if spec.levels is not None else ".range")
+        _check_values(loaded, str(p), f"parameters.{key}", where, key, values)
+    if table is not None:
+        _check_design_table(loaded, design_file(exp, p.parent), table)
+    _check_measures(loaded)
+    return loaded
+
+
+def _check_values(loaded: LoadedExperiment, source: str, path_field: str, value_field: str, key: str,
+                  values: list) -> None:
+    """Each value set at ``key`` in the base scenario, which must accept it (the code path of
+    ``migov run --set``); errors name ``path_field`` for a bad path, ``value_field`` for a value."""
+    for value in values:
+        probe = copy.deepcopy(loaded.scenario_data)
+        try:
+            set_paths(probe, key, value, source=source)
+        except ScenarioError as err:
+            raise ScenarioError(source, path_field, f"not a parameter of the scenario "
+                                f"({err.field}: {err.message})") from None
+        try:
+            validate_scenario(probe, source)
+        except ScenarioError as err:
+            raise ScenarioError(source, value_field, f"{value!r} is not allowed for {err.field}: {err.message}"
+                                ) from None
+
+
+def _check_scenarios(loaded: LoadedExperiment, source: str, named: list[tuple[str, Any]]) -> None:
+    """Every scenario a ``scenario`` column or level names (given as (field, name)) must exist
+    and validate."""
+    for field, name in named:
+        try:
+            validate_scenario(copy.deepcopy(loaded.other_scenario(str(name))[0]), str(name))
+        except ScenarioError as err:
+            raise ScenarioError(source, field, str(err)) from None
+
+
+CHECKED_VALUES = 100  # distinct values of a csv column checked one by one; beyond, its extremes
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _column_probes(column: Any) -> list:
+    """The values of a design column worth checking: all distinct ones, or for a long numeric
+    column its minimum, maximum and first value (the scenario's bounds are intervals)."""
+    distinct = column.dropna().unique()
+    if len(distinct) <= CHECKED_VALUES:
+        return [_plain(v) for v in distinct]
+    if column.dtype.kind in "iuf":
+        return [_plain(v) for v in (column.min(), column.max(), column.dropna().iloc[0])]
+    return [_plain(v) for v in distinct[:CHECKED_VALUES]]
+
+
+def _check_design_table(loaded: LoadedExperiment, csv_path: Path, table: Any) -> None:
+    """A csv design's columns are scenario paths and their values are ones the scenario accepts,
+    checked as ``parameters.*.levels`` are, whether or not the experiment declares parameters;
+    then the first row is checked as a whole, as its run would see it."""
+    source, declared = str(csv_path), list(loaded.exp.parameters)
+    for column in table.columns:
+        if declared and column not in declared:
+            raise ScenarioError(source, column, f"column is not a parameter of the experiment {declared}")
+        values = _column_probes(table[column])
+        if column == SCENARIO_COLUMN:
+            _check_scenarios(loaded, source, [(column, v) for v in values])
+            continue
+        _check_values(loaded, source, column, column, column, values)
+    first = {k: _plain(v) for k, v in table.iloc[0].items()}
+    try:
+        loaded.scenario_for(first)
+    except ScenarioError as err:
+        raise ScenarioError(source, "row 1", f"the first point is not a valid scenario ({err.field}: {err.message})"
+                            ) from None
+
+
+def _scenario_names(loaded: LoadedExperiment) -> list[str]:
+    return list(loaded.__dict__.get("_others", {}))
+
+
+def _check_measures(loaded: LoadedExperiment) -> None:
+    """``collect.measures`` must name measures the model computes for these scenarios (some are
+    per organisation, e.g. funding_share_IOM, or exist only with a fund, e.g. fund_total)."""
+    wanted = loaded.exp.collect.measures
+    if not wanted:
+        return
+    from difflib import get_close_matches
+
+    known = measure_names([loaded.base, *(validate_scenario(copy.deepcopy(loaded.other_scenario(n)[0]), n)
+                                          for n in _scenario_names(loaded))])
+    for i, name in enumerate(wanted):
+        field = f"collect.measures[{i}]"
+        if name in wanted[:i]:
+            raise ScenarioError(str(loaded.path), field, f"'{name}' is listed twice; expected each measure once")
+        if name not in known:
+            close = get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ScenarioError(str(loaded.path), field, f"unknown measure '{name}'{hint}; expected one of "
+                                f"{', '.join(sorted(known))}")
+
+
+def measure_names(scenarios: list[Scenario]) -> set[str]:
+    """The names of the model's measures (model.parquet's columns but step and year) for these
+    scenarios, read off a model built at step 0."""
+    from migov.model import MigovModel
+
+    names: set[str] = set()
+    for sc in scenarios:
+        m = MigovModel(sc, seed=0, collect_agents=False)
+        names |= set(m.measures)
+        m.release()
+    return names

@@ -1,0 +1,48 @@
+"""One run of an experiment, turned into what a sweep stores: the final state (mean over the
+final window), the series at the collection stride, and the agents' series if asked for.
+
+Its source is part of an experiment's code hash: what it keeps decides a sweep's numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from migov.experiments.sweep.experiment import Collect
+from migov.model import MigovModel
+
+if TYPE_CHECKING:
+    from migov.experiments.sweep.loaded import LoadedExperiment
+
+
+def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, steps: int | None,
+             collect: Collect) -> dict[str, pd.DataFrame]:
+    """One run of the experiment: the scenario with this point's values, this seed."""
+    sc = loaded.scenario_for(params)
+    n = steps or sc.simulation.steps
+    m = MigovModel(sc, seed=seed, collect_agents=collect.agents)
+    for _ in range(n):
+        m.step()
+    df = m.model_frame()
+    if collect.measures:
+        keep = ["step", "year", *[c for c in collect.measures if c in df.columns]]
+        df = df[keep]
+    out: dict[str, pd.DataFrame] = {}
+    window = collect.final_window or sc.simulation.steps_per_year
+    if collect.final:
+        final = df[df["step"] > df["step"].max() - window].drop(columns=["step", "year"]).mean().to_frame().T
+        final.insert(0, "run_id", run_id)
+        out["final"] = final
+    keep_rows = (df["step"] % collect.stride == 0) | (df["step"] == df["step"].max())
+    if collect.series:
+        series = df[keep_rows].copy()
+        series.insert(0, "run_id", run_id)
+        out["series"] = series
+    agents = m.agent_frame() if collect.agents else None
+    m.release()
+    if agents is not None:
+        agents = agents[(agents["step"] % collect.stride == 0) | (agents["step"] == agents["step"].max())].copy()
+        agents.insert(0, "run_id", run_id)
+        out["agents"] = agents
+    return out
