@@ -113,8 +113,12 @@ def test_the_registry_has_twelve_claims_that_compile(tmp_path: Path):
     assert len(reg.claims) >= 12
     for c in reg.claims:
         assert len(arms(c)) >= 1
-        loaded = load_experiment(compile_claim(c, tmp_path / c.id, replicates=2, seed=0))  # paths checked
+        loaded = compile_claim(c, tmp_path / c.id, replicates=2, seed=0)  # built in memory, paths checked
         assert loaded.exp.common_random_numbers
+        assert (tmp_path / c.id / "experiment.yaml").is_file()  # the record of what ran
+        reread = load_experiment(tmp_path / c.id / "experiment.yaml")  # and it says the same
+        assert reread.exp == loaded.exp
+        pd.testing.assert_frame_equal(reread.design(), loaded.design(), check_dtype=False)
 
 
 def test_registry_sources_are_verbatim(seeds_dir):

@@ -6,6 +6,7 @@ nothing generic at the top level; and that it runs a scenario from an unrelated 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,7 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(out)],
+    src = out / "src"  # a copy: building in the checkout would leave build/ and *.egg-info there
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "migov", "model", "experiments", "scenarios"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                         if (ROOT / name).is_dir() else {}))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(out)],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 and "No matching distribution" in proc.stderr:
         pytest.skip("building a wheel needs setuptools from the package index, which is not reachable")

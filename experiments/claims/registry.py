@@ -29,7 +29,7 @@ import yaml
 from migov.experiments.common.outdir import open_accumulating, record_files
 from migov.experiments.sweep.engine import load_results, run_sweep
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN
-from migov.experiments.sweep.loaded import load_experiment
+from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
 from migov.model import ScenarioError
 from migov.model.config import Source, Strict, _format_pydantic, read_yaml
 from pydantic import Field, ValidationError, model_validator
@@ -156,17 +156,19 @@ def arms(claim: Claim) -> list[tuple[str, dict]]:
             for l1, v1 in (("L", f1.low), ("H", f1.high)) for l2, v2 in (("L", f2.low), ("H", f2.high))]
 
 
-def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int) -> Path:
-    """Write the claim as an experiment (YAML + csv design of its arms) and return its path."""
+def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int) -> LoadedExperiment:
+    """The claim as an experiment over the csv design of its arms, built in memory."""
     base = claim.comparison.base.scenario or "baseline"
     rows = [a or {SCENARIO_COLUMN: base} for _, a in arms(claim)]  # a design needs at least one column
-    return write_claim_experiment(claim, folder, pd.DataFrame(rows), replicates, seed, claim.id, claim.claim)
+    return claim_experiment(claim, folder, pd.DataFrame(rows), replicates, seed, claim.id, claim.claim)
 
 
-def write_claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicates: int, seed: int,
-                           name: str, description: str) -> Path:
+def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicates: int, seed: int,
+                     name: str, description: str) -> LoadedExperiment:
     """An experiment measuring ``claim``'s measure over a csv ``design``, its rows sharing replicate
-    seeds (common random numbers). Used for a claim's arms and for the ``--where`` samples."""
+    seeds (common random numbers), built in memory and handed to the engine as an object. Used for
+    a claim's arms and for the ``--where`` samples. Its YAML and design are also written to
+    ``folder`` as the record of what ran (they are not read back)."""
     folder.mkdir(parents=True, exist_ok=True)
     design.to_csv(folder / "design.csv", index=False)
     params = {col: {"levels": [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]}
@@ -187,7 +189,7 @@ def write_claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, rep
         exp["steps"] = claim.steps
     path = folder / "experiment.yaml"
     path.write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
-    return path
+    return build_experiment(exp, path, design)
 
 
 # --------------------------------------------------------------------------- evaluating
@@ -295,8 +297,8 @@ def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: i
     frames, rounds, k = [], [], 0
     while True:
         folder = out / claim.id / f"round-{k}"
-        exp_path = compile_claim(claim, folder / "spec", r0, seed + 1000 * k)
-        run_sweep(load_experiment(exp_path), folder / "runs", workers=workers, executor=executor, quiet=quiet)
+        experiment = compile_claim(claim, folder / "spec", r0, seed + 1000 * k)
+        run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
         vals = claim_values(folder / "runs", claim)
         vals["replicate"] += k * r0
         frames.append(vals)

@@ -26,10 +26,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from migov.experiments.analysis.figures import STYLE
-from migov.experiments.claims.registry import Claim, arms, per_replicate, write_claim_experiment
+from migov.experiments.claims.registry import Claim, arms, claim_experiment, per_replicate
 from migov.experiments.common.outdir import open_accumulating, record_files
 from migov.experiments.sweep.engine import load_results, run_sweep
-from migov.experiments.sweep.loaded import load_experiment
 from scipy.stats import qmc
 
 BEHAVIOURAL: dict[str, tuple[float, float]] = {
@@ -122,9 +121,9 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
     record_files(out, [f"{claim.id}/"])
     folder = out / claim.id / "where"
     points, design = where_design(claim, samples, seed)
-    spec = write_claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,
+    experiment = claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,
                                   f"{claim.id}_where", f"where does {claim.id} hold")
-    run_sweep(load_experiment(spec), folder / "runs", workers=workers, executor=executor, quiet=quiet)
+    run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
     res = load_results(folder / "runs", series=False)
     runs = res.runs[res.runs["status"] == "ok"][["run_id", "point", "replicate"]]
     vals = runs.merge(res.final[["run_id", claim.measure.name]], on="run_id")

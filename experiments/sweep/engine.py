@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from migov.experiments.common.processes import die_with_parent
-from migov.experiments.sweep.design import build_design, run_table, unit_sample
+from migov.experiments.sweep.design import run_table, unit_sample
 from migov.experiments.sweep.experiment import Collect
 from migov.experiments.sweep.loaded import LoadedExperiment, identity_hash
 from migov.experiments.sweep.lock import LockError, acquire
@@ -399,7 +399,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
               scheduler: str | None = None, shard: tuple[int, int] | None = None, chunk: int | None = None,
               quiet: bool = False, retry_failed: bool = False) -> SweepReport:
     out = Path(out)
-    design = build_design(loaded.exp, loaded.path.parent)
+    design = loaded.design()
     runs = run_table(loaded.exp, design)
     identity = loaded.identity(design)
     files = {"design.parquet": design, "runs.parquet": runs}

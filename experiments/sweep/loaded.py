@@ -17,11 +17,13 @@ from migov.experiments.sweep.design import build_design, check_run_count, design
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Experiment, _read_experiment, find_experiment
 from migov.model import Scenario, ScenarioError
 from migov.model.config import (
+    _format_pydantic,
     find_scenario,
     read_resolved,
     set_paths,
     validate_scenario,
 )
+from pydantic import ValidationError
 
 
 def _scenario_path(ref: str, folder: Path) -> Path:
@@ -34,12 +36,18 @@ def _scenario_path(ref: str, folder: Path) -> Path:
 class LoadedExperiment:
     """An experiment with its base scenario data resolved and every parameter path checked."""
 
-    def __init__(self, path: Path, exp: Experiment, scenario_path: Path, scenario_data: dict):
+    def __init__(self, path: Path, exp: Experiment, scenario_path: Path, scenario_data: dict,
+                 table: Any = None):
         self.path = path
         self.exp = exp
         self.scenario_path = scenario_path
         self.scenario_data = scenario_data
         self.base = validate_scenario(copy.deepcopy(scenario_data), str(scenario_path))
+        self.table = table  # a csv design's points, when they came in memory rather than from the file
+
+    def design(self) -> Any:
+        """The design's points: the table handed over in memory, or built from the experiment."""
+        return self.table if self.table is not None else build_design(self.exp, self.path.parent)
 
     def scenario_for(self, params: dict[str, Any]) -> Scenario:
         """The base scenario with one design point's values set (the same code path as
@@ -70,7 +78,7 @@ class LoadedExperiment:
         resolved (its file and every file it extends), the design's points (a csv design's
         contents), other scenarios a design's ``scenario`` column names, and the code."""
         if design is None:
-            design = build_design(self.exp, self.path.parent)
+            design = self.design()
         others = sorted({str(v) for v in design[SCENARIO_COLUMN].dropna()}) if SCENARIO_COLUMN in design else []
         resolved = {n: validate_scenario(copy.deepcopy(self.other_scenario(n)[0]), n).content_hash() for n in others}
         return {
@@ -120,9 +128,25 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperi
     p = find_experiment(path)
     exp = _read_experiment(p)
     table = read_design_csv(design_file(exp, p.parent)) if exp.design.type == "csv" else None
+    return _checked(p, exp, table, allow_large)
+
+
+def build_experiment(data: dict, path: Path, design: Any = None, allow_large: bool = False) -> LoadedExperiment:
+    """An experiment built in memory (a claim's arms, the ``--where`` samples) and handed to the
+    engine as an object: validated and checked exactly as a file would be. ``path`` names it in
+    messages and anchors relative scenario paths; a csv design's points come as ``design``."""
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as err:
+        loc, msg = _format_pydantic(err)
+        raise ScenarioError(str(path), loc, msg) from None
+    return _checked(Path(path), exp, design, allow_large)
+
+
+def _checked(p: Path, exp: Experiment, table: Any, allow_large: bool) -> LoadedExperiment:
     check_run_count(exp, str(p), None if table is None else len(table), allow_large)
     scenario_path = _scenario_path(exp.scenario, p.parent)
-    loaded = LoadedExperiment(p, exp, scenario_path, read_resolved(scenario_path))
+    loaded = LoadedExperiment(p, exp, scenario_path, read_resolved(scenario_path), table)
     for key, spec in exp.parameters.items():
         if key == SCENARIO_COLUMN:
             levels = list(spec.levels or [])

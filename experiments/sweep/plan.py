@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 
-from migov.experiments.sweep.design import build_design, run_table
-from migov.experiments.sweep.engine import run_once
+from migov.experiments.sweep.design import run_table
 from migov.experiments.sweep.loaded import LoadedExperiment
+from migov.experiments.sweep.one_run import run_once
 
 
 def dry_run(loaded: LoadedExperiment, workers: int, show: int = 5) -> str:
     exp = loaded.exp
-    design = build_design(exp, loaded.path.parent)
+    design = loaded.design()
     runs = run_table(exp, design)
     steps = exp.steps or loaded.base.simulation.steps
     probe = max(1, steps // 10)
