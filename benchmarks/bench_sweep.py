@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from migov.experiments.sweep.engine import load_results, run_sweep  # noqa: E402
-from migov.experiments.sweep.experiment import load_experiment  # noqa: E402
+from migov.experiments.sweep.loaded import load_experiment  # noqa: E402
 from migov.experiments.sweep.parallel import default_workers  # noqa: E402
 from migov.model import MigovModel  # noqa: E402
 

@@ -16,10 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from migov.migov.experiments.claims.registry.registry import REGISTRY, load_registry, run_claim  # noqa: E402
-from migov.migov.experiments.claims.registry.report import write_report  # noqa: E402
-from migov.migov.experiments.claims.registry.where import run_where  # noqa: E402
-from migov.migov.experiments.sweep.engine.parallel import default_workers  # noqa: E402
+from migov.experiments.claims.registry import REGISTRY, load_registry, run_claim  # noqa: E402
+from migov.experiments.claims.report import write_report  # noqa: E402
+from migov.experiments.claims.where import run_where  # noqa: E402
+from migov.experiments.sweep.parallel import default_workers  # noqa: E402
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from migov.experiments import cli
 from migov.experiments.analysis.compare import bootstrap_difference
-from migov.experiments.analysis.comparison import compare_scenarios
+from migov.experiments.analysis.comparison import compare_scenarios, comparison_experiment
 from migov.experiments.common.library import differences_from_base
-from migov.experiments.sweep.parallel import replicate_seeds
+from migov.experiments.sweep.design import run_table
 from migov.model import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +88,15 @@ def test_scenarios_and_show_commands(capsys):
     assert cli.main(["show", "no_such"]) == 2
 
 
+def replicate_seeds(base_seed: int, replicates: int) -> list[int]:
+    """The seeds migov compare gives each replicate (the same in every scenario)."""
+    exp = comparison_experiment([BASELINE, BASELINE.with_name("eutf_2015.yaml")], replicates, 4, base_seed,
+                                Path("/nowhere/runs")).exp
+    table = run_table(exp, pd.DataFrame({"scenario": ["a", "b"]}))
+    assert (table.groupby("replicate")["seed"].nunique() == 1).all()  # common random numbers
+    return table.loc[table["point"] == 0, "seed"].tolist()
+
+
 def test_replicate_seeds_are_spawned_and_stable():
     s = replicate_seeds(0, 5)
     assert s == replicate_seeds(0, 5) and len(set(s)) == 5
@@ -134,6 +143,7 @@ def test_compare_command_writes_everything(tmp_path: Path, capsys):
     assert set(man["scenarios"]) == {"baseline", "consolidated"} and man["replicates"] == 2
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 2 * 2 * 6
+    assert not (tmp_path / ".cmp.runs").exists(), "the run store outlived a finished comparison"
 
 
 def test_compare_needs_two_scenarios(capsys):

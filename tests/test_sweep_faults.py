@@ -292,3 +292,32 @@ def test_a_batch_written_twice_lands_once(tmp_path: Path):
     assert not list((tmp_path / ".staging").iterdir())
     write_batch(tmp_path, {"status": status, "final": final}, {3: 2, 4: 1}, {"seed": 1})  # another attempt
     assert len(parts(tmp_path)) == 2
+
+
+# --------------------------------------------------------------------------- compare, interrupted
+def test_an_interrupted_compare_keeps_its_runs_and_the_same_command_resumes(tmp_path: Path):
+    """migov compare runs on the sweep engine: Ctrl-C keeps the finished runs in the hidden store
+    beside --out, and the same command finishes the comparison equal to an uninterrupted one."""
+    out, ref = tmp_path / "cmp", tmp_path / "ref"
+    args = ["compare", "baseline", "eutf_2015", "-n", "6", "--workers", "2", "-q"]
+    assert cli.main([*args, "--out", str(ref)]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "migov", *args, "--out", str(out)], cwd=tmp_path, env=ENV,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = tmp_path / ".cmp.runs"
+    wait_for(lambda: len(parts(store)) >= 1 or proc.poll() is not None, "a finished batch of the comparison")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the comparison finished before it could be interrupted")
+    assert proc.returncode == 130, err
+    assert "runs are finished and kept in" in err and "run the same command again to resume" in err
+    assert "Traceback" not in err and not out.exists()
+    kept = len(raw_run_ids(store))
+    assert kept >= 1
+    done = subprocess.run([sys.executable, "-m", "migov", *args, "--out", str(out)], cwd=tmp_path, env=ENV,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert not store.exists()
+    for table in ("runs", "final", "differences"):
+        a, b = (pd.read_parquet(d / f"{table}.parquet") for d in (out, ref))
+        pd.testing.assert_frame_equal(a, b)

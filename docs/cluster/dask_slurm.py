@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 
 from dask_jobqueue import SLURMCluster
-from migov.migov.experiments.sweep.engine.engine import run_sweep
-from migov.migov.experiments.sweep.engine.experiment import load_experiment
+from migov.experiments.sweep.engine import run_sweep
+from migov.experiments.sweep.loaded import load_experiment
 
 ap = argparse.ArgumentParser()
 ap.add_argument("experiment")

@@ -1,7 +1,12 @@
-"""Running ``migov compare``: scenarios x replicate seeds, in parallel, written all or nothing."""
+"""Running ``migov compare``: scenarios x replicate seeds on the sweep engine (resumable), the
+comparison written all or nothing."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -18,38 +23,94 @@ from migov.experiments.analysis.compare import (
     plot_shares,
 )
 from migov.experiments.analysis.figures import save_figures
+from migov.experiments.common.outdir import MANIFEST, migov_kind
 from migov.experiments.common.storage import atomic_folder, manifest, write_json, write_parquet
-from migov.experiments.sweep.parallel import Task, replicate_seeds, run_tasks
+from migov.experiments.sweep.engine import SweepInterrupted, load_results, run_sweep
+from migov.experiments.sweep.experiment import SCENARIO_COLUMN
+from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment, measure_columns
+from migov.experiments.sweep.parallel import default_workers
 from migov.experiments.sweep.runner import package_versions
 from migov.model import ScenarioError, load_scenario
 
 
+def run_store(out: Path) -> Path:
+    """Where a comparison's runs are kept while it runs: a hidden sibling of its output folder, a
+    resumable sweep. An interrupted comparison resumes from it; a finished one removes it."""
+    out = Path(out)
+    return out.parent / f".{out.name}.runs"
+
+
+def comparison_experiment(paths: list[Path], replicates: int, steps: int | None, base_seed: int,
+                          store: Path) -> LoadedExperiment:
+    """The comparison as an experiment in memory: one design point per scenario (a ``scenario``
+    column), replicates sharing seeds across scenarios (common random numbers), every step kept."""
+    data = {
+        "name": "compare",
+        "description": "migov compare " + " ".join(p.stem for p in paths),
+        "scenario": str(paths[0].resolve()),
+        "parameters": {SCENARIO_COLUMN: {"levels": [str(p.resolve()) for p in paths]}},
+        "design": {"type": "grid"},
+        "replicates": replicates,
+        "seed": base_seed,
+        "common_random_numbers": True,
+        "collect": {"final": False, "series": True, "stride": 1, "agents": False},
+    }
+    if steps:
+        data["steps"] = steps
+    return build_experiment(data, store.with_name(store.name + ".yaml"))  # names it; never written
+
+
+def _stale(store: Path, loaded: LoadedExperiment) -> bool:
+    """An earlier comparison's runs under other settings (seeds, replicates, steps, scenarios or
+    code): migov's own unfinished store, which cannot be resumed and is started again."""
+    if migov_kind(store) != "sweep":
+        return False
+    old = json.loads((store / MANIFEST).read_text(encoding="utf-8"))
+    return old.get("experiment", {}).get("name") == "compare" and old.get("experiment_hash") != loaded.hash
+
+
 def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = None, steps: int | None = None,
-                      base_seed: int = 0, quiet: bool = False) -> tuple[Comparison, dict]:
+                      base_seed: int = 0, quiet: bool = False, store: Path | None = None) -> tuple[Comparison, dict]:
+    """Run every scenario over the same replicate seeds on the sweep engine and set them side by
+    side. The runs are kept in ``store`` as they finish (see :func:`run_store`), so an interrupted
+    comparison keeps them and the same command resumes it; without ``store`` a temporary one is
+    used and removed."""
     labels = [p.stem for p in paths]
     if len(set(labels)) != len(labels):
         raise ScenarioError(", ".join(map(str, paths)), "", "each scenario can be compared once")
     scenarios = {label: load_scenario(p) for label, p in zip(labels, paths, strict=True)}
-    seeds = replicate_seeds(base_seed, replicates)
-    tasks = [Task(label, r, seeds[r], sc, steps) for label, sc in scenarios.items() for r in range(replicates)]
-    frames, failures, wall = [], [], 0.0
-    for out in run_tasks(tasks, workers, desc="compare", quiet=quiet):
-        t = out.task
-        if out.error:
-            failures.append({"scenario": t.key, "replicate": t.replicate, "seed": t.seed, "error": out.error})
-            continue
-        wall += out.wall_time_s
-        df = out.model
-        df.insert(0, "seed", t.seed)
-        df.insert(0, "replicate", t.replicate)
-        df.insert(0, "scenario", t.key)
-        frames.append(df)
-    if not frames:
+    with contextlib.ExitStack() as stack:
+        if store is None:
+            store = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migov-compare-"))) / "runs"
+        store = Path(store)
+        loaded = comparison_experiment(paths, replicates, steps, base_seed, store)
+        if _stale(store, loaded):
+            shutil.rmtree(store)
+        try:
+            run_sweep(loaded, store, workers=workers or default_workers(), quiet=quiet)
+        except SweepInterrupted:
+            status = load_results(store, series=False).runs["status"]
+            raise SweepInterrupted(f"interrupted; {int((status != 'pending').sum())} of {len(status)} runs are "
+                                   f"finished and kept in {store}; run the same command again to resume") from None
+        res = load_results(store)
+    table = res.runs.assign(scenario=[labels[int(p)] for p in res.runs["point"]])
+    failures = [{"scenario": r.scenario, "replicate": int(r.replicate), "seed": int(r.seed), "error": r.error}
+                for r in table[table["status"] == "failed"].itertuples()]
+    if res.series.empty:
         raise RuntimeError("every run failed: " + "; ".join(f["error"] for f in failures[:3]))
-    runs = pd.concat(frames, ignore_index=True).sort_values(["scenario", "replicate", "step"], kind="stable")
-    runs["scenario"] = pd.Categorical(runs["scenario"], categories=labels, ordered=True)
-    runs = runs.sort_values(["scenario", "replicate", "step"], kind="stable").reset_index(drop=True)
-    runs["scenario"] = runs["scenario"].astype(str)
+    ok = table.loc[table["status"] == "ok", ["run_id", "point", "replicate", "seed", "scenario"]]
+    by_run = dict(list(res.series.groupby("run_id")))
+    frames = [by_run[r.run_id].drop(columns="run_id").sort_values("step", kind="stable")
+              .assign(scenario=r.scenario, replicate=r.replicate, seed=r.seed)
+              for r in ok.sort_values(["point", "replicate"]).itertuples() if r.run_id in by_run]
+    runs = pd.concat(frames, ignore_index=True)
+    # columns in the model table's order, however the runs were batched or resumed
+    rank = {c: i for i, c in enumerate(measure_columns(list(scenarios.values())))}
+    first = ["scenario", "replicate", "seed"]
+    rest = sorted((c for c in runs.columns if c not in first), key=lambda c: (c in rank, rank.get(c, 0)))
+    runs = runs[[*first, *rest]]
+    seeds = [int(s) for s in table.loc[table["point"] == 0].sort_values("replicate")["seed"]]
+    wall = float(table.loc[table["status"] == "ok", "wall_time_s"].sum())
     window = scenarios[labels[0]].simulation.steps_per_year
     final = final_state(runs, window)
     measures = [m for m, _ in key_measures(runs)] + [c for c in runs.columns if c.startswith("fund_share_")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from migov.experiments.cli.args import (
@@ -39,7 +40,7 @@ def register(sub) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from migov.experiments.analysis.compare import markdown_table
-    from migov.experiments.analysis.comparison import compare_scenarios, write_comparison
+    from migov.experiments.analysis.comparison import compare_scenarios, run_store, write_comparison
     from migov.experiments.common.outdir import check_destination
 
     if len(args.scenarios) < 2:
@@ -48,8 +49,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     paths = [find_scenario(s) for s in args.scenarios]
     out = args.out or Path("results") / "compare" / "_vs_".join(p.stem for p in paths)
     check_destination(out, paths, args.overwrite)  # before the runs, so a refused folder costs nothing
-    cmp, prov = compare_scenarios(paths, args.replicates, args.workers, args.steps, args.seed, args.quiet)
+    store = run_store(out)  # the runs, kept as they finish: Ctrl-C keeps them, the same command resumes
+    cmp, prov = compare_scenarios(paths, args.replicates, args.workers, args.steps, args.seed, args.quiet, store)
     write_comparison(cmp, prov, out, figures=not args.no_figures, overwrite=args.overwrite)
+    shutil.rmtree(store)  # the comparison holds every run's series now
     if not args.quiet:
         print(markdown_table(cmp.differences))
         funds = cmp.means[cmp.means["measure"].str.startswith("fund_share_")]  # incl. established IOs as a group

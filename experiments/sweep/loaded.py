@@ -256,11 +256,17 @@ def _check_measures(loaded: LoadedExperiment) -> None:
 def measure_names(scenarios: list[Scenario]) -> set[str]:
     """The names of the model's measures (model.parquet's columns but step and year) for these
     scenarios, read off a model built at step 0."""
+    return set(measure_columns(scenarios))
+
+
+def measure_columns(scenarios: list[Scenario]) -> list[str]:
+    """The model's measures for these scenarios in the model table's order (the first scenario's,
+    then each new one as it comes)."""
     from migov.model import MigovModel
 
-    names: set[str] = set()
+    names: dict[str, None] = {}
     for sc in scenarios:
         m = MigovModel(sc, seed=0, collect_agents=False)
-        names |= set(m.measures)
+        names.update(dict.fromkeys(m.measures))
         m.release()
-    return names
+    return list(names)
