@@ -9,12 +9,13 @@ all at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import mesa
 import numpy as np
 
 from .config import ACTIONS
+from .measures import mandate_breadth as inverse_simpson
 
 if TYPE_CHECKING:
     from .model import MigovModel
@@ -23,9 +24,15 @@ KNOWLEDGE, GLOBAL, LOCAL, BID, STRETCH, CONTEST = range(len(ACTIONS))
 
 
 class FieldAgent(mesa.Agent):
-    """A named actor bound to row ``idx`` of its kind's arrays."""
+    """A named actor bound to row ``idx`` of its kind's arrays.
+
+    ``reported`` maps the columns of the agent table (Mesa's ``agent_reporters``, see
+    ``MigovModel``) that this kind fills to the attribute that holds each; other kinds leave them
+    empty (None), as Mesa does for an attribute an agent lacks.
+    """
 
     kind = "agent"
+    reported: ClassVar[dict[str, str]] = {}
 
     def __init__(self, model: MigovModel, idx: int, name: str):
         super().__init__(model)
@@ -40,6 +47,21 @@ class InternationalOrganisation(FieldAgent):
     """An IO competing for funding and legitimacy (Korneev; Bartels; Bradley)."""
 
     kind = "organisation"
+    reported: ClassVar[dict[str, str]] = {
+        "budget": "budget",
+        "core_funds": "core_funds",
+        "earmarked_funds": "earmarked_funds",
+        "income": "income",
+        "offices": "offices",
+        "legitimacy_donors": "legitimacy_donors",
+        "legitimacy_hosts": "legitimacy_hosts",
+        "legitimacy_peers": "legitimacy_peers",
+        "knowledge": "knowledge_stock",
+        "mandate_breadth": "mandate_breadth",
+        "reputation": "reputation",
+        "partners": "partner_count",
+        **{f"p_{action}": f"p_{action}" for action in ACTIONS},
+    }
 
     # ---------------------------------------------------------------- state, read from arrays
     @property
@@ -84,6 +106,25 @@ class InternationalOrganisation(FieldAgent):
         """Organisations it is in a global-global partnership with."""
         io = self.model.io
         return [io.names[j] for j in np.flatnonzero(io.partner_io[self.idx])]
+
+    @property
+    def partner_count(self) -> int:
+        return int(self.model.io.partner_io[self.idx].sum())
+
+    @property
+    def income(self) -> float:
+        """Core money and accepted grants received this step."""
+        return float(self.model.io.income[self.idx])
+
+    @property
+    def knowledge_stock(self) -> float:
+        """Knowledge summed over issues."""
+        return float(self.model.io.knowledge[self.idx].sum())
+
+    @property
+    def mandate_breadth(self) -> float:
+        """Inverse Simpson index of the mandate (ODD 7.9)."""
+        return float(inverse_simpson(self.model.io.mandate[self.idx][None, :])[0])
 
     @property
     def legitimacy_donors(self) -> float:
@@ -241,11 +282,24 @@ class InternationalOrganisation(FieldAgent):
     )
 
 
+def _action_probability(j: int) -> property:
+    def probability(self: InternationalOrganisation) -> float:
+        return float(self.model.probs[self.idx, j])
+
+    return property(probability, doc=f"Probability of {ACTIONS[j]} in the strategy as of the last step.")
+
+
+# one property per action (p_produce_knowledge, ...), named like the agent table's columns
+for _j, _action in enumerate(ACTIONS):
+    setattr(InternationalOrganisation, f"p_{_action}", _action_probability(_j))
+
+
 class DonorState(FieldAgent):
     """A donor: funding envelope, priorities, memory of partners (Bartels: 'donors are often
     already aware of the IOM's work as a result of previous cooperation')."""
 
     kind = "donor"
+    reported: ClassVar[dict[str, str]] = {"envelope": "envelope", "disbursed": "disbursed"}
 
     @property
     def envelope(self) -> float:
@@ -268,6 +322,7 @@ class HostGovernment(FieldAgent):
     groups, and if authoritarian challenges IOs' legitimacy (Korneev; Bartels)."""
 
     kind = "host"
+    reported: ClassVar[dict[str, str]] = {"pressure": "pressure", "refusals": "refusals"}
 
     @property
     def region(self) -> str:
@@ -290,6 +345,11 @@ class NGO(FieldAgent):
     """A local implementing partner: bids for donor money and is subcontracted by IOs."""
 
     kind = "ngo"
+    reported: ClassVar[dict[str, str]] = {
+        "funds": "funds",
+        "income_direct": "income_direct",
+        "income_subcontract": "income_subcontract",
+    }
 
     @property
     def funds(self) -> float:
