@@ -15,12 +15,14 @@ import mesa
 import numpy as np
 
 from .config import ACTIONS
-from .measures import mandate_breadth as inverse_simpson
 
 if TYPE_CHECKING:
     from .model import MigovModel
 
 KNOWLEDGE, GLOBAL, LOCAL, BID, STRETCH, CONTEST = range(len(ACTIONS))
+# ndarray.sum() and .mean() without their Python-level wrappers (the same sums, bit for bit): the
+# agent table reads these properties for every agent every step
+SUM = np.add.reduce
 
 
 class FieldAgent(mesa.Agent):
@@ -86,7 +88,7 @@ class InternationalOrganisation(FieldAgent):
 
     @property
     def offices(self) -> int:
-        return int(self.model.io.office[self.idx].sum())
+        return int(np.count_nonzero(self.model.io.office[self.idx]))
 
     @property
     def malleability(self) -> float:
@@ -109,7 +111,7 @@ class InternationalOrganisation(FieldAgent):
 
     @property
     def partner_count(self) -> int:
-        return int(self.model.io.partner_io[self.idx].sum())
+        return int(np.count_nonzero(self.model.io.partner_io[self.idx]))
 
     @property
     def income(self) -> float:
@@ -119,20 +121,23 @@ class InternationalOrganisation(FieldAgent):
     @property
     def knowledge_stock(self) -> float:
         """Knowledge summed over issues."""
-        return float(self.model.io.knowledge[self.idx].sum())
+        return float(SUM(self.model.io.knowledge[self.idx]))
 
     @property
     def mandate_breadth(self) -> float:
-        """Inverse Simpson index of the mandate (ODD 7.9)."""
-        return float(inverse_simpson(self.model.io.mandate[self.idx][None, :])[0])
+        """Inverse Simpson index of the mandate (ODD 7.9): ``measures.mandate_breadth`` for one row."""
+        shares = self.model.io.mandate[self.idx] / max(SUM(self.model.io.mandate[self.idx]), 1e-12)
+        return float(1.0 / max(SUM(shares * shares), 1e-12))
 
     @property
     def legitimacy_donors(self) -> float:
-        return float(self.model.io.legit_donor[self.idx].mean())
+        row = self.model.io.legit_donor[self.idx]
+        return float(SUM(row) / row.size)
 
     @property
     def legitimacy_hosts(self) -> float:
-        return float(self.model.io.legit_host[self.idx].mean())
+        row = self.model.io.legit_host[self.idx]
+        return float(SUM(row) / row.size)
 
     @property
     def legitimacy_peers(self) -> float:
@@ -330,7 +335,7 @@ class HostGovernment(FieldAgent):
 
     @property
     def pressure(self) -> float:
-        return float(self.model.hs.pressure[self.idx].sum())
+        return float(SUM(self.model.hs.pressure[self.idx]))
 
     @property
     def refusals(self) -> int:
