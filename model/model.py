@@ -92,8 +92,8 @@ class MigovModel(mesa.Model):
         steps: the horizon: ``running`` turns False after this many steps (default: the
             scenario's ``simulation.steps``), which ends ``run_model()`` and ``batch_run``.
             ``step()`` itself still runs past it. Mesa 3.3's ``batch_run`` reports the state
-            one step before a model stops itself (mesa#2514), so there give the length as
-            ``max_steps`` (it runs one step more and reports step ``max_steps``).
+            one step before a model stops itself (mesa#2514): to end it at step N, pass
+            ``max_steps=N`` (it runs one step more and reports step N).
         collect_agents: collect the per-agent series through Mesa's ``agent_reporters``
             (``datacollector.get_agent_vars_dataframe()``; long form in ``agent_frame()``). It
             costs about a fifth of a run's time and one row per agent per step, so sweeps and
