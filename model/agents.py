@@ -9,7 +9,7 @@ all at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import mesa
 import numpy as np
@@ -20,12 +20,21 @@ if TYPE_CHECKING:
     from .model import MigovModel
 
 KNOWLEDGE, GLOBAL, LOCAL, BID, STRETCH, CONTEST = range(len(ACTIONS))
+# ndarray.sum() and .mean() without their Python-level wrappers (the same sums, bit for bit): the
+# agent table reads these properties for every agent every step
+SUM = np.add.reduce
 
 
 class FieldAgent(mesa.Agent):
-    """A named actor bound to row ``idx`` of its kind's arrays."""
+    """A named actor bound to row ``idx`` of its kind's arrays.
+
+    ``reported`` maps the columns of the agent table (Mesa's ``agent_reporters``, see
+    ``MigovModel``) that this kind fills to the attribute that holds each; other kinds leave them
+    empty (None), as Mesa does for an attribute an agent lacks.
+    """
 
     kind = "agent"
+    reported: ClassVar[dict[str, str]] = {}
 
     def __init__(self, model: MigovModel, idx: int, name: str):
         super().__init__(model)
@@ -40,6 +49,21 @@ class InternationalOrganisation(FieldAgent):
     """An IO competing for funding and legitimacy (Korneev; Bartels; Bradley)."""
 
     kind = "organisation"
+    reported: ClassVar[dict[str, str]] = {
+        "budget": "budget",
+        "core_funds": "core_funds",
+        "earmarked_funds": "earmarked_funds",
+        "income": "income",
+        "offices": "offices",
+        "legitimacy_donors": "legitimacy_donors",
+        "legitimacy_hosts": "legitimacy_hosts",
+        "legitimacy_peers": "legitimacy_peers",
+        "knowledge": "knowledge_stock",
+        "mandate_breadth": "mandate_breadth",
+        "reputation": "reputation",
+        "partners": "partner_count",
+        **{f"p_{action}": f"p_{action}" for action in ACTIONS},
+    }
 
     # ---------------------------------------------------------------- state, read from arrays
     @property
@@ -64,7 +88,7 @@ class InternationalOrganisation(FieldAgent):
 
     @property
     def offices(self) -> int:
-        return int(self.model.io.office[self.idx].sum())
+        return int(np.count_nonzero(self.model.io.office[self.idx]))
 
     @property
     def malleability(self) -> float:
@@ -86,12 +110,34 @@ class InternationalOrganisation(FieldAgent):
         return [io.names[j] for j in np.flatnonzero(io.partner_io[self.idx])]
 
     @property
+    def partner_count(self) -> int:
+        return int(np.count_nonzero(self.model.io.partner_io[self.idx]))
+
+    @property
+    def income(self) -> float:
+        """Core money and accepted grants received this step."""
+        return float(self.model.io.income[self.idx])
+
+    @property
+    def knowledge_stock(self) -> float:
+        """Knowledge summed over issues."""
+        return float(SUM(self.model.io.knowledge[self.idx]))
+
+    @property
+    def mandate_breadth(self) -> float:
+        """Inverse Simpson index of the mandate (ODD 7.9): ``measures.mandate_breadth`` for one row."""
+        shares = self.model.io.mandate[self.idx] / max(SUM(self.model.io.mandate[self.idx]), 1e-12)
+        return float(1.0 / max(SUM(shares * shares), 1e-12))
+
+    @property
     def legitimacy_donors(self) -> float:
-        return float(self.model.io.legit_donor[self.idx].mean())
+        row = self.model.io.legit_donor[self.idx]
+        return float(SUM(row) / row.size)
 
     @property
     def legitimacy_hosts(self) -> float:
-        return float(self.model.io.legit_host[self.idx].mean())
+        row = self.model.io.legit_host[self.idx]
+        return float(SUM(row) / row.size)
 
     @property
     def legitimacy_peers(self) -> float:
@@ -241,11 +287,24 @@ class InternationalOrganisation(FieldAgent):
     )
 
 
+def _action_probability(j: int) -> property:
+    def probability(self: InternationalOrganisation) -> float:
+        return float(self.model.probs[self.idx, j])
+
+    return property(probability, doc=f"Probability of {ACTIONS[j]} in the strategy as of the last step.")
+
+
+# one property per action (p_produce_knowledge, ...), named like the agent table's columns
+for _j, _action in enumerate(ACTIONS):
+    setattr(InternationalOrganisation, f"p_{_action}", _action_probability(_j))
+
+
 class DonorState(FieldAgent):
     """A donor: funding envelope, priorities, memory of partners (Bartels: 'donors are often
     already aware of the IOM's work as a result of previous cooperation')."""
 
     kind = "donor"
+    reported: ClassVar[dict[str, str]] = {"envelope": "envelope", "disbursed": "disbursed"}
 
     @property
     def envelope(self) -> float:
@@ -268,6 +327,7 @@ class HostGovernment(FieldAgent):
     groups, and if authoritarian challenges IOs' legitimacy (Korneev; Bartels)."""
 
     kind = "host"
+    reported: ClassVar[dict[str, str]] = {"pressure": "pressure", "refusals": "refusals"}
 
     @property
     def region(self) -> str:
@@ -275,7 +335,7 @@ class HostGovernment(FieldAgent):
 
     @property
     def pressure(self) -> float:
-        return float(self.model.hs.pressure[self.idx].sum())
+        return float(SUM(self.model.hs.pressure[self.idx]))
 
     @property
     def refusals(self) -> int:
@@ -290,6 +350,11 @@ class NGO(FieldAgent):
     """A local implementing partner: bids for donor money and is subcontracted by IOs."""
 
     kind = "ngo"
+    reported: ClassVar[dict[str, str]] = {
+        "funds": "funds",
+        "income_direct": "income_direct",
+        "income_subcontract": "income_subcontract",
+    }
 
     @property
     def funds(self) -> float:

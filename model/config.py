@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -654,21 +655,41 @@ def read_resolved(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
     return merge(base, data)
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: list[str] | Mapping[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario by library name (``"baseline"``) or file path (resolving
-    ``extends``), applying ``key=value`` overrides first."""
+    ``extends``), applying overrides first: ``key=value`` strings as ``--set`` takes them, or a
+    mapping of dotted paths to values (``{"donors.EU.scale_preference": 0.9}``) as Python passes them."""
     path = find_scenario(path)
     data = read_resolved(path)
     if not overrides:
         return validate_scenario(data, str(path))
+    if isinstance(overrides, Mapping):
+        return override_scenario(data, overrides, str(path))
     data = apply_overrides(data, overrides, str(path))
+    return _validate_overridden(data, str(path), [o.partition("=")[0].strip() for o in overrides], "--set")
+
+
+def override_scenario(data: dict | Scenario, values: Mapping[str, Any], source: str) -> Scenario:
+    """A scenario with ``values`` (dotted path -> value, ``*`` over names) set, checked like
+    ``--set``: a misspelt path or a bad value is a one-line ScenarioError naming the override.
+    A Scenario is left as it is; raw ``data`` (a fresh ``read_resolved`` result) is changed in place."""
+    if isinstance(data, Scenario):
+        data = data.model_dump()
+    for key, value in values.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ScenarioError("overrides", repr(key), "expected a dotted path such as 'parameters.uncertainty'")
+        set_paths(data, key.strip(), value, source="overrides")
+    return _validate_overridden(data, source, [k.strip() for k in values], "override")
+
+
+def _validate_overridden(data: dict, source: str, keys: list[str], label: str) -> Scenario:
+    """Validate overridden data; an error in an overridden field is blamed on its override."""
     try:
-        return validate_scenario(data, str(path))
+        return validate_scenario(data, source)
     except ScenarioError as err:
-        keys = [o.partition("=")[0].strip() for o in overrides]
         hit = [k for k in keys if err.field == k or err.field.startswith(k + ".") or err.field.startswith(k + "[")]
         if hit:
-            raise ScenarioError(f"{path} with --set {hit[-1]}", err.field, err.message) from None
+            raise ScenarioError(f"{source} with {label} {hit[-1]}", err.field, err.message) from None
         raise
 
 

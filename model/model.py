@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import operator
+import os
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 import mesa
 import numpy as np
@@ -10,26 +15,103 @@ import pandas as pd
 
 from . import budgets, environment, funding, learning, legitimacy, projects
 from .agents import NGO, DonorState, HostGovernment, InternationalOrganisation
-from .config import ACTIONS, Scenario
-from .measures import compute_measures, mandate_breadth, pianka_overlap
+from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
+from .measures import compute_measures, pianka_overlap
 from .state import Ledger, build_state, issue_sensitivity
 from .venue import CoordinationVenue
 
 EVENT_COLUMNS = ["step", "date", "kind", "agent", "text"]
+AGENT_CLASSES = (InternationalOrganisation, DonorState, HostGovernment, NGO)
+# Mesa agent_reporters by attribute name: who the agent is, then every kind's variables; an agent
+# reports None for another kind's variables (Mesa's getattr default), NaN in the frames.
+AGENT_REPORTERS: dict[str, str] = {
+    "agent": "name",
+    "type": "kind",
+    **{column: attr for cls in AGENT_CLASSES for column, attr in cls.reported.items()},
+}
+ARGUMENTS = ("scenario", "seed", "steps", "rng", "collect_agents", "overrides")
+
+
+def resolve_scenario(scenario: Scenario | str | os.PathLike, parameters: Mapping[str, Any],
+                     overrides: Mapping[str, Any] | None) -> Scenario:
+    """The scenario a model runs: a Scenario as given, or a library name or path loaded, with
+    ``parameters`` (``uncertainty=0.8`` sets ``parameters.uncertainty``) and ``overrides`` (dotted
+    paths) set through the same checks as ``--set``."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ScenarioError("MigovModel", "overrides", "expected a mapping of dotted paths to values, e.g. "
+                            f"{{'donors.EU.scale_preference': 0.9}}, got {type(overrides).__name__}")
+    values = dict(overrides or {})
+    for name, value in parameters.items():
+        if name not in Parameters.model_fields:
+            close = difflib.get_close_matches(name, [*ARGUMENTS, *Parameters.model_fields], n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            if name in Simulation.model_fields:
+                hint = f" (it is simulation.{name}: overrides={{'simulation.{name}': ...}})"
+            raise ScenarioError("MigovModel", name, f"unknown keyword argument{hint}; expected one of "
+                                f"{', '.join(ARGUMENTS)} or a field of the scenario's parameters "
+                                f"({', '.join(Parameters.model_fields)}); other fields go by dotted path in "
+                                "overrides={'donors.EU.scale_preference': 0.9}")
+        if f"parameters.{name}" in values:
+            raise ScenarioError("MigovModel", name, f"given twice: as {name}= and as overrides['parameters.{name}']")
+        values[f"parameters.{name}"] = value
+    if isinstance(scenario, Scenario):
+        return override_scenario(scenario, values, f"scenario '{scenario.title}'") if values else scenario
+    if isinstance(scenario, str | os.PathLike):
+        return load_scenario(scenario, overrides=values)
+    raise ScenarioError("MigovModel", "scenario", "expected a scenario name (e.g. 'baseline'), a path or a "
+                        f"Scenario, got {type(scenario).__name__}")
+
+
+def horizon_of(steps: Any, scenario: Scenario) -> int:
+    """Steps to run: ``steps`` if given (a whole number >= 0), else the scenario's."""
+    if steps is None:
+        return scenario.simulation.steps
+    try:
+        n = operator.index(steps)
+    except TypeError:
+        n = -1
+    if isinstance(steps, bool) or n < 0:
+        raise ScenarioError("MigovModel", "steps", f"expected a whole number of steps >= 0, got {steps!r}")
+    return n
 
 
 class MigovModel(mesa.Model):
     """International organisations competing and cooperating to govern migration.
 
+    ``MigovModel()`` is the library's baseline; ``MigovModel("central_asia", seed=3, steps=40,
+    uncertainty=0.8, overrides={"donors.EU.scale_preference": 0.9})`` changes it by name, so Mesa's
+    ``batch_run`` can vary migov's parameters directly. (``batch_run`` merges each row's
+    parameters, measures and agent variables by name, later ones winning: its ``uncertainty`` is
+    the measure, the parameter plus what is left of crisis shocks.)
+
     Args:
-        scenario: a validated :class:`~model.config.Scenario`.
-        seed: seed for both of Mesa's random streams; the same scenario and seed give
-            identical results.
-        collect_agents: also collect per-agent series (off in large sweeps to save memory).
+        scenario: a library name (``"baseline"``), a scenario file, or a loaded
+            :class:`~model.config.Scenario`.
+        seed: seed for both of Mesa's random streams (``random`` and ``rng``); the same scenario
+            and seed give identical results. Or pass Mesa's ``rng`` instead, not both.
+        steps: the horizon: ``running`` turns False after this many steps (default: the
+            scenario's ``simulation.steps``), which ends ``run_model()`` and ``batch_run``.
+            ``step()`` itself still runs past it. Mesa 3.3's ``batch_run`` reports the state
+            one step before a model stops itself (mesa#2514): to end it at step N, pass
+            ``max_steps=N`` (it runs one step more and reports step N).
+        collect_agents: collect the per-agent series through Mesa's ``agent_reporters``
+            (``datacollector.get_agent_vars_dataframe()``; long form in ``agent_frame()``). It
+            costs about a fifth of a run's time and one row per agent per step, so sweeps and
+            comparisons turn it off; with it on, ``batch_run`` returns one row per agent.
+        overrides: dotted paths to values (``{"donors.*.trend": 0.0}``), checked like ``--set``.
+        **parameters: fields of the scenario's ``parameters`` by name (``uncertainty=0.8``). Any
+            other keyword is a ScenarioError naming it.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, collect_agents: bool = True):
-        super().__init__(seed=seed)
+    def __init__(self, scenario: Scenario | str | os.PathLike = "baseline", seed: int | None = None,
+                 steps: int | None = None, *, rng: Any = None, collect_agents: bool = True,
+                 overrides: Mapping[str, Any] | None = None, **parameters: Any):
+        scenario = resolve_scenario(scenario, parameters, overrides)
+        horizon = horizon_of(steps, scenario)
+        super().__init__(seed=seed, rng=rng)
+        self.horizon = horizon
+        self.running = horizon > 0
+        self.collect_agents = collect_agents
         self.scenario = scenario
         self.p = scenario.parameters
         self.issues = list(scenario.issues)
@@ -90,6 +172,8 @@ class MigovModel(mesa.Model):
         self.measures = compute_measures(self)
         self.probs = self.strategy_probabilities()
         self.datacollector.collect(self)
+        if self.steps >= self.horizon:
+            self.running = False
 
     def update_environment(self, t: int) -> None:
         """Phase 1: pressure, uncertainty, scheduled events, donor envelopes; knowledge becomes
@@ -186,14 +270,19 @@ class MigovModel(mesa.Model):
         self.log("office", f"{io.names[i]} closes its office in {self.hs.names[h]}: {reason}", io.names[i])
 
     def log(self, kind: str, text: str, agent: str) -> None:
-        t = self.steps - 1
-        row = {"step": self.steps, "date": self.date_label(t), "kind": kind, "agent": agent, "text": text}
+        row = {"step": self.steps, "date": self.step_label(self.steps), "kind": kind, "agent": agent, "text": text}
         self.event_log.append(row)
+
+    def step_label(self, step: int) -> str:
+        """Label of the state after ``step`` steps: the quarter that step simulated ('1995Q1' for
+        step 1), as in the event log and the model table's ``quarter``. Step 0, the initial
+        state, takes the quarter before the start ('1994Q4'), so labels stay unique and ordered."""
+        return self.date_label(step - 1)
 
     def date_label(self, t: int) -> str:
         """Calendar label of the step with index ``t`` (e.g. '2015Q4' for quarters)."""
         sim = self.scenario.simulation
-        year, sub = divmod(max(t, 0), sim.steps_per_year)
+        year, sub = divmod(t, sim.steps_per_year)
         if sim.steps_per_year == 4:
             return f"{sim.start_year + year}Q{sub + 1}"
         if sim.steps_per_year == 1:
@@ -270,43 +359,12 @@ class MigovModel(mesa.Model):
 
     # ------------------------------------------------------------------ observation
     def _make_datacollector(self, collect_agents: bool) -> mesa.DataCollector:
-        model_reporters = {key: (lambda m, key=key: m.measures[key]) for key in self.measures}
-        agenttype_reporters = {}
-        if collect_agents:
-            agenttype_reporters = {
-                InternationalOrganisation: {
-                    "budget": lambda a: a.budget,
-                    "core_funds": lambda a: a.core_funds,
-                    "earmarked_funds": lambda a: a.earmarked_funds,
-                    "income": lambda a: float(a.model.io.income[a.idx]),
-                    "offices": lambda a: a.offices,
-                    "legitimacy_donors": lambda a: a.legitimacy_donors,
-                    "legitimacy_hosts": lambda a: a.legitimacy_hosts,
-                    "legitimacy_peers": lambda a: a.legitimacy_peers,
-                    "knowledge": lambda a: float(a.knowledge.sum()),
-                    "mandate_breadth": lambda a: float(mandate_breadth(a.mandate[None, :])[0]),
-                    "reputation": lambda a: a.reputation,
-                    "partners": lambda a: int(a.model.io.partner_io[a.idx].sum()),
-                    **{
-                        f"p_{action}": (lambda a, j=j: float(a.model.probs[a.idx, j]))
-                        for j, action in enumerate(ACTIONS)
-                    },
-                },
-                DonorState: {
-                    "envelope": lambda a: a.envelope,
-                    "disbursed": lambda a: a.disbursed,
-                },
-                HostGovernment: {
-                    "pressure": lambda a: a.pressure,
-                    "refusals": lambda a: a.refusals,
-                },
-                NGO: {
-                    "funds": lambda a: a.funds,
-                    "income_direct": lambda a: a.income_direct,
-                    "income_subcontract": lambda a: a.income_subcontract,
-                },
-            }
-        return mesa.DataCollector(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
+        """Mesa's DataCollector: each step's quarter label and measures, and with
+        ``collect_agents`` every agent's variables (``AGENT_REPORTERS``)."""
+        model_reporters = {"quarter": lambda m: m.step_label(m.steps)}
+        model_reporters.update({key: (lambda m, key=key: m.measures[key]) for key in self.measures})
+        return mesa.DataCollector(model_reporters=model_reporters,
+                                  agent_reporters=AGENT_REPORTERS if collect_agents else None)
 
     def release(self) -> None:
         """Let go of this model once its data have been read.
@@ -317,6 +375,9 @@ class MigovModel(mesa.Model):
         mesa.Agent._ids.pop(self, None)
 
     def model_frame(self) -> pd.DataFrame:
+        """One row per recorded step: ``step``, ``year`` (the time the state is at: start_year +
+        step/steps_per_year), ``quarter`` (the label of the quarter simulated, as in the event
+        log), then the measures."""
         df = self.datacollector.get_model_vars_dataframe()
         df.index.name = "step"
         df = df.reset_index()
@@ -326,24 +387,17 @@ class MigovModel(mesa.Model):
 
     def agent_frame(self) -> pd.DataFrame:
         """Per-agent series in long form: step, agent, type, then each variable (NaN where a
-        variable does not apply to that type)."""
-        names = {a.unique_id: (a.name, a.kind) for a in self.agents}
-        frames = []
-        present = {type(a) for a in self.agents}
-        for cls in self.datacollector.agenttype_reporters:
-            if cls not in present:
-                continue
-            df = self.datacollector.get_agenttype_vars_dataframe(cls)
-            if df.empty:
-                continue
-            df = df.reset_index()
-            df = df.rename(columns={"Step": "step", "AgentID": "agent_id"})
-            df.insert(2, "agent", df["agent_id"].map(lambda u: names[u][0]))
-            df.insert(3, "type", cls.kind)
-            frames.append(df.drop(columns="agent_id"))
-        if not frames:
+        variable does not apply to that type); the rows of one type after another, like
+        ``agents.parquet`` has always been; the columns of types absent here are left out."""
+        if not self.datacollector.agent_reporters:
             return pd.DataFrame(columns=["step", "agent", "type"])
-        return pd.concat(frames, ignore_index=True)
+        df = self.datacollector.get_agent_vars_dataframe().reset_index(level="Step")
+        df = df.rename(columns={"Step": "step"}).reset_index(drop=True)
+        present = [cls for cls in AGENT_CLASSES if cls in self.agents_by_type]
+        rank = {cls.kind: r for r, cls in enumerate(present)}
+        df = df.iloc[np.argsort(df["type"].map(rank).to_numpy(), kind="stable")]
+        absent = [column for cls in AGENT_CLASSES if cls not in present for column in cls.reported]
+        return df.drop(columns=absent).reset_index(drop=True)
 
     def events_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.event_log, columns=EVENT_COLUMNS)

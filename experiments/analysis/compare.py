@@ -67,7 +67,7 @@ def smooth(runs: pd.DataFrame, window: int) -> pd.DataFrame:
 def final_state(runs: pd.DataFrame, window: int) -> pd.DataFrame:
     """Each run's final state: the mean of every measure over its last ``window`` steps."""
     last = runs[runs["step"] > runs.groupby(["scenario", "replicate"])["step"].transform("max") - window]
-    numeric = [c for c in runs.columns if c not in ("scenario", "replicate", "seed", "step", "year")]
+    numeric = [c for c in runs.columns if c not in ("scenario", "replicate", "seed", "step", "year", "quarter")]
     return last.groupby(["scenario", "replicate", "seed"], sort=False)[numeric].mean().reset_index()
 
 

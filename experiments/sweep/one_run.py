@@ -20,11 +20,9 @@ def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, ste
              collect: Collect) -> dict[str, pd.DataFrame]:
     """One run of the experiment: the scenario with this point's values, this seed."""
     sc = loaded.scenario_for(params)
-    n = steps or sc.simulation.steps
-    m = MigovModel(sc, seed=seed, collect_agents=collect.agents)
-    for _ in range(n):
-        m.step()
-    df = m.model_frame()
+    m = MigovModel(sc, seed=seed, steps=steps or sc.simulation.steps, collect_agents=collect.agents)
+    m.run_model()
+    df = m.model_frame().drop(columns="quarter")  # a sweep's tables keep their columns (and resume across versions)
     if collect.measures:
         keep = ["step", "year", *[c for c in collect.measures if c in df.columns]]
         df = df[keep]

@@ -53,7 +53,7 @@ def result_of(m: MigovModel, scenario_name: str = "", wall_time: float = 0.0) ->
     """A model's frames and provenance as they stand (for a finished run or a live dashboard)."""
     sc = m.scenario
     model_df = m.model_frame()
-    agents_df = m.agent_frame() if m.datacollector.agenttype_reporters else pd.DataFrame()
+    agents_df = m.agent_frame() if m.datacollector.agent_reporters else pd.DataFrame()
     provenance = {
         "scenario": scenario_name or sc.title,
         "scenario_title": sc.title,
@@ -82,10 +82,9 @@ def run_scenario(
 
     ``on_step`` is called after every step with the step number (for progress bars).
     """
-    n = scenario.simulation.steps if steps is None else steps
     start = time.perf_counter()
-    m = MigovModel(scenario, seed=seed, collect_agents=collect_agents)
-    for _ in range(n):
+    m = MigovModel(scenario, seed=seed, steps=steps, collect_agents=collect_agents)
+    while m.running:
         m.step()
         if on_step is not None:
             on_step(m.steps)
