@@ -166,7 +166,7 @@ def ScenarioCard(model: DashboardModel):
         if model.notice:
             solara.Error(model.notice)
         with solara.Row():
-            solara.HTML(tag="p", unsafe_innerHTML=f"<b>{model.date_label(max(model.steps - 1, 0))}</b>, "
+            solara.HTML(tag="p", unsafe_innerHTML=f"<b>{model.step_label(model.steps)}</b>, "
                         f"step {model.steps} · scenario <code>{model.scenario_name}</code> · seed {model._seed}")
             solara.Button("Export figures and data", on_click=export, color="primary", outlined=True, small=True)
         if status:
