@@ -51,7 +51,7 @@ from migov.experiments.sweep.store import (
     write_atomic,
     write_batch,
 )
-from migov.model import MigovModel
+from migov.model import MigovModel, Scenario
 from tqdm import tqdm
 
 __all__ = ["TABLES", "SweepError", "SweepInterrupted", "SweepReport", "SweepResults", "finished_runs",
@@ -102,7 +102,13 @@ class Batch:
 def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, steps: int | None,
              collect: Collect) -> dict[str, pd.DataFrame]:
     """One run of the experiment: the scenario with this point's values, this seed."""
-    sc = loaded.scenario_for(params)
+    return run_point(loaded.scenario_for(params), run_id, seed, steps, collect)
+
+
+def run_point(sc: Scenario, run_id: int, seed: int, steps: int | None, collect: Collect) -> dict[str, pd.DataFrame]:
+    """Run a scenario and keep what ``collect`` asks for: the final state (the mean over the last
+    ``final_window`` steps, default a year), the series and the agents, each keyed by ``run_id``.
+    Sweeps and ``migov.evaluate`` both call this, so their numbers for a point and seed agree."""
     n = steps or sc.simulation.steps
     m = MigovModel(sc, seed=seed, collect_agents=collect.agents)
     for _ in range(n):
@@ -409,6 +415,7 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
         "scenario_file": str(loaded.scenario_path),
         "scenario_hash": loaded.base.content_hash(),
         "model_code_hash": identity["code"],
+        **({"salib_problem": loaded.salib_problem} if loaded.salib_problem else {}),
         "n_points": len(design),
         "n_runs": len(runs),
         "versions": package_versions(),
@@ -423,6 +430,8 @@ def _inputs(loaded: LoadedExperiment) -> list[Path]:
     files = [loaded.path, loaded.scenario_path]
     if loaded.exp.design.type == "csv" and loaded.exp.design.file:
         files.append(loaded.path.parent / loaded.exp.design.file)
+    if loaded.exp.design.salib is not None:
+        files.append(loaded.path.parent / loaded.exp.design.salib.problem)
     return files
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -64,13 +65,30 @@ class ParameterSpec(Strict):
         return self
 
 
+class SalibSample(Strict):
+    """A csv design drawn by SALib's sampler (``salib sample ... -p PROBLEM -o FILE``)."""
+
+    problem: str = Field(description="the SALib problem file the sample was drawn from, relative to this file "
+                                     "(migov design EXPERIMENT --salib-problem FILE writes one); its names are the "
+                                     "file's columns, in order")
+    method: Literal["sobol", "morris"] = Field(
+        description="the sampler: sobol (salib sample saltelli or sobol; set design.second_order to match its "
+                    "--max-order, 2 by default) or morris (salib sample morris; set design.levels to its -l); "
+                    "migov analyse computes this method's indices")
+
+
 class Design(Strict):
     type: DesignType = Field(description="grid (full factorial), lhs, sobol (Saltelli), morris, or csv")
     size: int | None = Field(None, ge=1, le=1_000_000,
                              description="lhs: points; sobol: base sample N (a power of two); morris: trajectories")
     file: str | None = Field(None, description="csv design: a file of points, one column per parameter path")
-    second_order: bool = Field(False, description="sobol: also second-order indices")
-    levels: int = Field(4, ge=2, le=20, description="morris: grid levels")
+    columns: list[str] | None = Field(None, description="csv design: the file has no header row; these are its "
+                                                        "columns, in order (parameter paths)")
+    salib: SalibSample | None = Field(None, description="csv design: the file is SALib's sampler output (no header, "
+                                                        "space- or comma-separated)")
+    second_order: bool = Field(False, description="sobol, or a csv design from SALib's sobol sampler: also "
+                                                  "second-order indices")
+    levels: int = Field(4, ge=2, le=20, description="morris, or a csv design from SALib's morris sampler: grid levels")
     scramble: bool = Field(True, description="lhs/sobol: scrambled sampling")
 
     @model_validator(mode="after")
@@ -81,7 +99,25 @@ class Design(Strict):
             raise ValueError(f"Saltelli sampling needs a power of two for 'size', got {self.size}")
         if self.type == "csv" and not self.file:
             raise ValueError("a csv design needs a 'file'")
+        if self.type != "csv" and (self.columns is not None or self.salib is not None):
+            raise ValueError(f"'{'columns' if self.columns is not None else 'salib'}' is for csv designs (a file of "
+                             f"points), not {self.type}")
+        if self.columns is not None and self.salib is not None:
+            raise ValueError("give 'columns' or 'salib', not both: a SALib sample's columns are its problem file's "
+                             "names")
+        if self.columns is not None:
+            if not self.columns:
+                raise ValueError("'columns' is empty; expected the parameter path of each column of the file")
+            twice = [c for i, c in enumerate(self.columns) if c in self.columns[:i]]
+            if twice:
+                raise ValueError(f"'columns' names {twice[0]} twice; expected each parameter once")
         return self
+
+    @property
+    def method(self) -> str:
+        """How the design was drawn, hence which indices analyse computes: the type, or for a
+        SALib sample its sampler (sobol or morris)."""
+        return self.salib.method if self.salib is not None else self.type
 
 
 class Collect(Strict):
@@ -159,12 +195,7 @@ class LoadedExperiment:
         base, where = self.scenario_data, self.scenario_path
         if isinstance(other, str) and other:
             base, where = self.other_scenario(other)
-        data = copy.deepcopy(base)
-        for key, value in params.items():
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            set_paths(data, key, value, source=str(self.path))
-        return validate_scenario(data, f"{where} with {self.path.name} parameters")
+        return scenario_with(base, params, str(self.path), f"{where} with {self.path.name} parameters")
 
     def other_scenario(self, name: str) -> tuple[dict, Path]:
         cache = self.__dict__.setdefault("_others", {})
@@ -172,6 +203,17 @@ class LoadedExperiment:
             path = _scenario_path(name, self.path.parent)
             cache[name] = (read_resolved(path), path)
         return cache[name]
+
+    @property
+    def salib_problem(self) -> dict | None:
+        """The SALib problem a csv design was sampled from (names, bounds, distributions), or None."""
+        if self.exp.design.salib is None:
+            return None
+        if "_problem" not in self.__dict__:
+            from migov.experiments.sweep.design import problem_file, read_problem
+
+            self.__dict__["_problem"] = read_problem(problem_file(self.exp, self.path.parent))
+        return self.__dict__["_problem"]
 
     def identity(self, design: Any = None) -> dict[str, str]:
         """Hashes of everything that decides the experiment's results, one per input, so that a
@@ -187,7 +229,8 @@ class LoadedExperiment:
         return {
             "experiment": self.exp.content_hash(),
             "scenario": self.base.content_hash(),
-            "design": _digest(design.to_csv(index=False)),
+            "design": _digest(design.to_csv(index=False) + (json.dumps(self.salib_problem, sort_keys=True)
+                                                             if self.salib_problem else "")),
             "other_scenarios": _digest(json.dumps(resolved, sort_keys=True)),
             "code": code_hash(),
         }
@@ -197,6 +240,17 @@ class LoadedExperiment:
         """One hash of :meth:`identity`: results made under another experiment, scenario, design
         file or code are never mixed into the same folder."""
         return identity_hash(self.identity())
+
+
+def scenario_with(base: dict, params: Mapping[str, Any], source: str, where: str) -> Scenario:
+    """A copy of raw scenario data with ``params`` (dotted path -> value) set and validated: the
+    one code path of sweeps and ``migov.evaluate``. Empty values (None or NaN) are left out."""
+    data = copy.deepcopy(base)
+    for key, value in params.items():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        set_paths(data, key, value, source=source)
+    return validate_scenario(data, where)
 
 
 def identity_hash(identity: dict[str, str]) -> str:
@@ -220,13 +274,14 @@ def model_code_hash() -> str:
 
 def code_hash() -> str:
     """The model's source, the design samplers and the function that turns a run into the stored
-    final state and series (``sweep.run_once``): the code a sweep's numbers depend on."""
+    final state and series (``sweep.run_once``, ``sweep.run_point``): the code a sweep's numbers depend on."""
     import inspect
 
     from migov.experiments.sweep import design
     from migov.experiments.sweep import engine as sweep
 
-    return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(sweep.run_once))
+    return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(sweep.run_once)
+                   + inspect.getsource(sweep.run_point))
 
 
 LIBRARY = Path(__file__).resolve().parents[1] / "library"
@@ -249,11 +304,11 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperi
     """Load an experiment file and check everything a run would trip over before any run: the
     design's size (refused past ``design.MAX_RUNS`` runs unless ``allow_large``), every parameter
     path and value against the scenario, a csv design's columns and values, and the measures."""
-    from migov.experiments.sweep.design import check_run_count, design_file, read_design_csv
+    from migov.experiments.sweep.design import check_run_count, design_file, read_design_table
 
     p = find_experiment(path)
     exp = _read_experiment(p)
-    table = read_design_csv(design_file(exp, p.parent)) if exp.design.type == "csv" else None
+    table = read_design_table(exp, p.parent) if exp.design.type == "csv" else None
     check_run_count(exp, str(p), None if table is None else len(table), allow_large)
     scenario_path = _scenario_path(exp.scenario, p.parent)
     loaded = LoadedExperiment(p, exp, scenario_path, read_resolved(scenario_path))
@@ -267,8 +322,29 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperi
         _check_values(loaded, str(p), f"parameters.{key}", where, key, values)
     if table is not None:
         _check_design_table(loaded, design_file(exp, p.parent), table)
+    if exp.design.salib is not None and exp.parameters:
+        _check_salib_parameters(loaded)
     _check_measures(loaded)
     return loaded
+
+
+def _check_salib_parameters(loaded: LoadedExperiment) -> None:
+    """Parameters declared beside a SALib sample are the problem's, with its bounds and
+    distributions (a problem file edited after the experiment was written is caught here)."""
+    from migov.experiments.sweep.design import problem_file, problem_specs
+
+    where = problem_file(loaded.exp, loaded.path.parent)
+    specs = problem_specs(loaded.salib_problem)
+    for name, spec in loaded.exp.parameters.items():
+        if name not in specs:
+            raise ScenarioError(str(loaded.path), f"parameters.{name}", f"is not in the SALib problem {where} "
+                                f"({', '.join(specs)}); expected the problem's parameters")
+        theirs = specs[name]
+        if spec.range is None or tuple(spec.range) != tuple(theirs.range) or spec.distribution != theirs.distribution:
+            mine = f"{list(spec.range) if spec.range else spec.levels} {spec.distribution}"
+            raise ScenarioError(str(loaded.path), f"parameters.{name}", f"{mine} differs from the SALib problem "
+                                f"{where} ({list(theirs.range)} {theirs.distribution}); expected the range the "
+                                "sample was drawn from")
 
 
 def _read_experiment(p: Path) -> Experiment:

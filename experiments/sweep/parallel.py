@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
+from migov.experiments.sweep.design import replicate_seeds  # noqa: F401 - compare's seeds are a sweep's
 from migov.experiments.sweep.runner import run_scenario
 from migov.model import Scenario
 from tqdm import tqdm
@@ -38,13 +38,6 @@ class Outcome:
     events: pd.DataFrame | None
     error: str = ""
     wall_time_s: float = 0.0
-
-
-def replicate_seeds(base_seed: int, replicates: int) -> list[int]:
-    """Independent seeds for replicates, derived with numpy's SeedSequence.spawn. The same
-    replicate gets the same seed in every scenario (common random numbers)."""
-    children = np.random.SeedSequence(base_seed).spawn(replicates)
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
 
 
 def default_workers() -> int:
