@@ -4,7 +4,11 @@ design-row order."""
 
 from __future__ import annotations
 
+import importlib.util
+import multiprocessing
 import pickle
+import re
+import shlex
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -146,3 +150,29 @@ def test_load_results_refuses_a_folder_without_results(tmp_path: Path):
         migov.load_results(tmp_path)
     with pytest.raises(ScenarioError, match="no such folder"):
         migov.load_results(tmp_path / "nope")
+
+
+DOC = ROOT / "docs" / "api.md"
+
+
+def test_the_examples_in_docs_api_md_run(tmp_path: Path, monkeypatch):
+    """Every block of docs/api.md, in order, from an empty folder: Python blocks executed, ``migov``
+    and ``salib`` lines run, a YAML block written to the file its first comment names."""
+    monkeypatch.chdir(tmp_path)
+    method = multiprocessing.get_start_method(allow_none=True)
+    try:
+        for lang, code in re.findall(r"```(python|bash|yaml)\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S):
+            if lang == "yaml":
+                (tmp_path / code.splitlines()[0].lstrip("# ").strip()).write_text(code, encoding="utf-8")
+            elif lang == "bash":
+                for line in code.strip().splitlines():
+                    cmd = shlex.split(line)
+                    if cmd[0] == "migov":
+                        assert cli.main(cmd[1:]) == 0, line
+                    else:
+                        assert cmd[0] == "salib", line
+                        subprocess.run([sys.executable, "-m", "SALib.scripts.salib", *cmd[1:]], check=True)
+            elif "ema_workbench" not in code or importlib.util.find_spec("ema_workbench") is not None:
+                exec(compile(code, str(DOC), "exec"), {"__name__": "docs_api"})
+    finally:
+        multiprocessing.set_start_method(method, force=True)
