@@ -25,8 +25,9 @@ RANK = {
     "common": 2,
     "sweep": 3,
     "analysis": 4,
-    "claims": 5, "dashboard": 5, "ema": 5,
-    "cli": 6, "api": 6,
+    "api": 4.5,  # migov/ and experiments/api.py: the Python API (run, evaluate, load_results)
+    "claims": 5, "dashboard": 5, "ema": 5,  # ema: the EMA Workbench adapter, a client of the API
+    "cli": 6,
     "main": 7,  # python -m migov
 }
 

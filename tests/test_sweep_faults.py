@@ -237,7 +237,8 @@ def test_editing_the_csv_design_and_resuming_is_refused(tmp_path: Path, capsys):
     (tmp_path / "points.csv").write_text("parameters.uncertainty\n0.2\n0.9\n", encoding="utf-8")
     assert cli.main(["sweep", str(exp), "--out", str(out), "-q", "--workers", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "the design's points (the csv design file) changed since this folder was made" in err
+    assert ("the design's points (the csv design file, or its SALib problem file) changed since this folder was made"
+            in err)
     assert len(err.splitlines()) == 1 and sorted(p.name for p in parts(out)) == before
 
 

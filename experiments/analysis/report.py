@@ -8,7 +8,9 @@ What is drawn depends on the design:
 - lhs and csv: each measure against each parameter, and Spearman rank correlations;
 - morris: elementary effects (SALib) on the replicate mean of each design point: mu*, its
   bootstrap interval and sigma per parameter and measure;
-- sobol: first-order and total indices (SALib, Saltelli/Jansen) on the replicate means.
+- sobol: first-order and total indices (SALib, Saltelli/Jansen) on the replicate means;
+- a csv design drawn by SALib's sampler (``design.salib``): the indices of the method it declares,
+  as for the design types of the same names.
 
 Every design gets a table of replicate noise: the share of the run-to-run variance of each
 measure that lies within design points (seed noise) rather than between them, and the share of
@@ -66,7 +68,7 @@ def analyse(folder: str | Path, measures: list[str] | None = None) -> Analysis:
     an.tables["point_means"] = means
     split = variance_split(an)
     an.tables["variance"] = split
-    kind = an.design_type
+    kind = an.method
     if kind in ("morris", "sobol") and int(an.experiment.get("replicates", 1)) == 1 \
             and not an.experiment.get("common_random_numbers", False):
         an.notes.append("One replicate with independent seeds: every design point's seed noise enters the indices "
@@ -238,6 +240,9 @@ def summary_markdown(an: Analysis, files: list[str]) -> str:
     if exp.get("description"):
         head += [str(exp["description"]), ""]
     size = f", size {design['size']}" if design.get("size") else ""
+    if isinstance(design.get("salib"), dict):
+        size += (f" (a SALib {design['salib'].get('method')} sample from `{design.get('file')}`, problem "
+                 f"`{design['salib'].get('problem')}`)")
     window = exp.get("collect", {}).get("final_window")
     head += [
         f"- experiment hash `{man.get('experiment_hash', '?')}`, scenario `{man.get('scenario_file', '?')}`",

@@ -44,6 +44,26 @@ def write_run(result: RunResult, scenario: Scenario, out: Path, figures: bool = 
     return atomic_folder(out, fill, kind, inputs=inputs, overwrite=overwrite)
 
 
+def read_run(folder: str | Path) -> RunResult:
+    """A ``migov run`` folder read back into memory: its tables (an empty agents table when the
+    run kept none), its scenario validated again, and its manifest as the provenance."""
+    import json
+
+    from migov.model import ScenarioError
+    from migov.model.config import read_yaml, validate_scenario
+
+    out = Path(folder)
+    missing = [f for f in ("manifest.json", "model.parquet", "scenario.yaml") if not (out / f).is_file()]
+    if missing:
+        raise ScenarioError(str(out), missing[0], "missing; expected the output folder of migov run (model.parquet, "
+                                                  "scenario.yaml, manifest.json) or of migov sweep")
+    frames = {name: pd.read_parquet(out / f"{name}.parquet") if (out / f"{name}.parquet").is_file()
+              else pd.DataFrame() for name in TABLES}
+    provenance = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    scenario = validate_scenario(read_yaml(out / "scenario.yaml"), str(out / "scenario.yaml"))
+    return RunResult(**frames, provenance=provenance, scenario=scenario)
+
+
 def summary(result: RunResult) -> str:
     """A short plain-text summary: final-year shares and legitimacy, concentration, events."""
     m, a, ev, prov = result.model, result.agents, result.events, result.provenance

@@ -129,6 +129,12 @@ def stored_experiment(an: Analysis) -> Experiment:
     is written with sorted keys, which loses the order the samplers used)."""
     data = dict(an.experiment)
     params = data.get("parameters", {})
+    problem = an.results.manifest.get("salib_problem")
+    if problem:  # a SALib sample: its problem file gives the ranges (declaring them in the experiment is optional)
+        from migov.experiments.sweep.design import problem_specs
+
+        specs = {n: s.model_dump(mode="json") for n, s in problem_specs(problem).items()}
+        params = {**specs, **params}
     data["parameters"] = {p: params[p] for p in an.parameters if p in params} | params
     return Experiment.model_validate(data)
 
@@ -144,7 +150,7 @@ def unit_sample(an: Analysis, sources: tuple[str, ...] = ("file", "sampler", "de
         unit = pd.read_parquet(path)
         if list(unit.columns) == list(design.columns) and len(unit) == len(design):
             return unit.to_numpy(float), "the sweep's design_unit.parquet (exact)"
-    if "sampler" in sources:
+    if "sampler" in sources and exp.design.type != "csv":  # a csv design has no sampler to draw again
         from migov.experiments.sweep import design as designs
 
         try:
@@ -155,9 +161,9 @@ def unit_sample(an: Analysis, sources: tuple[str, ...] = ("file", "sampler", "de
                 return unit, "drawn again with the experiment's seeded sampler (exact)"
         except Exception:  # another SALib or scipy version, say: fall back to inverting the design
             pass
-    levels = exp.design.levels if exp.design.type == "morris" else None
+    levels = exp.design.levels if exp.design.method == "morris" else None
     unit = unit_from_design(design, exp.parameters, levels)
-    how = "inverted from the stored design"
+    how = "inverted from the stored design" + (" through its SALib problem's bounds" if exp.design.salib else "")
     if any(s.integer for s in exp.parameters.values()):
         how += " (approximate: integer parameters were rounded)"
     return unit, how

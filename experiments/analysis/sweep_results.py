@@ -49,6 +49,13 @@ class Analysis:
     def design_type(self) -> str:
         return self.experiment.get("design", {}).get("type", "grid")
 
+    @property
+    def method(self) -> str:
+        """Which analysis the design calls for: its type, or for a csv design sampled by SALib the
+        sampler it declares (``design.salib.method``: sobol or morris)."""
+        salib = self.experiment.get("design", {}).get("salib")
+        return salib["method"] if isinstance(salib, dict) and salib.get("method") else self.design_type
+
 
 # --------------------------------------------------------------------------- loading
 def available_measures(final: pd.DataFrame) -> list[str]:

@@ -35,7 +35,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     an, out = run_analysis(args.output, args.measures, args.out, args.overwrite)  # checks --out before analysing
     if not args.quiet:
         ok = len(an.data)
-        print(f"{an.experiment.get('name', args.output)}: {an.design_type} design, {ok} runs analysed "
+        kind = an.design_type if an.method == an.design_type else f"{an.design_type} ({an.method} sample)"
+        print(f"{an.experiment.get('name', args.output)}: {kind} design, {ok} runs analysed "
               f"({len(an.measures)} measures x {len(an.parameters)} parameters).")
         print(f"Summary, tables and figures in {out}/ (open {out / 'summary.md'})")
     return 0

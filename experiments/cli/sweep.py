@@ -60,7 +60,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         shard = f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else ""
         print(f"{exp.name}{shard}: {report.ran} runs in {report.wall_time_s:.1f} s; "
               f"{report.done_before} were already done; {report.total} in all.")
-        print(f"Results in {out}/  (load with migov.experiments.sweep.engine.load_results('{out}'); "
+        print(f"Results in {out}/  (load with migov.load_results('{out}'); "
               f"analyse with: migov analyse {out})")
     if report.failed:
         print(failure_table(report.failures), file=sys.stderr)

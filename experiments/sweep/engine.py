@@ -378,6 +378,7 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
         "scenario_file": str(loaded.scenario_path),
         "scenario_hash": loaded.base.content_hash(),
         "model_code_hash": identity["code"],
+        **({"salib_problem": loaded.salib_problem} if loaded.salib_problem else {}),
         "n_points": len(design),
         "n_runs": len(runs),
         "versions": package_versions(),
@@ -392,6 +393,8 @@ def _inputs(loaded: LoadedExperiment) -> list[Path]:
     files = [loaded.path, loaded.scenario_path]
     if loaded.exp.design.type == "csv" and loaded.exp.design.file:
         files.append(loaded.path.parent / loaded.exp.design.file)
+    if loaded.exp.design.salib is not None:
+        files.append(loaded.path.parent / loaded.exp.design.salib.problem)
     return files
 
 

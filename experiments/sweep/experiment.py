@@ -59,13 +59,30 @@ class ParameterSpec(Strict):
         return self
 
 
+class SalibSample(Strict):
+    """A csv design drawn by SALib's sampler (``salib sample ... -p PROBLEM -o FILE``)."""
+
+    problem: str = Field(description="the SALib problem file the sample was drawn from, relative to this file "
+                                     "(migov design EXPERIMENT --salib-problem FILE writes one); its names are the "
+                                     "file's columns, in order")
+    method: Literal["sobol", "morris"] = Field(
+        description="the sampler: sobol (salib sample saltelli or sobol; set design.second_order to match its "
+                    "--max-order, 2 by default) or morris (salib sample morris; set design.levels to its -l); "
+                    "migov analyse computes this method's indices")
+
+
 class Design(Strict):
     type: DesignType = Field(description="grid (full factorial), lhs, sobol (Saltelli), morris, or csv")
     size: int | None = Field(None, ge=1, le=1_000_000,
                              description="lhs: points; sobol: base sample N (a power of two); morris: trajectories")
     file: str | None = Field(None, description="csv design: a file of points, one column per parameter path")
-    second_order: bool = Field(False, description="sobol: also second-order indices")
-    levels: int = Field(4, ge=2, le=20, description="morris: grid levels")
+    columns: list[str] | None = Field(None, description="csv design: the file has no header row; these are its "
+                                                        "columns, in order (parameter paths)")
+    salib: SalibSample | None = Field(None, description="csv design: the file is SALib's sampler output (no header, "
+                                                        "space- or comma-separated)")
+    second_order: bool = Field(False, description="sobol, or a csv design from SALib's sobol sampler: also "
+                                                  "second-order indices")
+    levels: int = Field(4, ge=2, le=20, description="morris, or a csv design from SALib's morris sampler: grid levels")
     scramble: bool = Field(True, description="lhs/sobol: scrambled sampling")
 
     @model_validator(mode="after")
@@ -76,7 +93,25 @@ class Design(Strict):
             raise ValueError(f"Saltelli sampling needs a power of two for 'size', got {self.size}")
         if self.type == "csv" and not self.file:
             raise ValueError("a csv design needs a 'file'")
+        if self.type != "csv" and (self.columns is not None or self.salib is not None):
+            raise ValueError(f"'{'columns' if self.columns is not None else 'salib'}' is for csv designs (a file of "
+                             f"points), not {self.type}")
+        if self.columns is not None and self.salib is not None:
+            raise ValueError("give 'columns' or 'salib', not both: a SALib sample's columns are its problem file's "
+                             "names")
+        if self.columns is not None:
+            if not self.columns:
+                raise ValueError("'columns' is empty; expected the parameter path of each column of the file")
+            twice = [c for i, c in enumerate(self.columns) if c in self.columns[:i]]
+            if twice:
+                raise ValueError(f"'columns' names {twice[0]} twice; expected each parameter once")
         return self
+
+    @property
+    def method(self) -> str:
+        """How the design was drawn, hence which indices analyse computes: the type, or for a
+        SALib sample its sampler (sobol or morris)."""
+        return self.salib.method if self.salib is not None else self.type
 
 
 class Collect(Strict):

@@ -9,11 +9,20 @@ import hashlib
 import inspect
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from migov.experiments.sweep import design, one_run
-from migov.experiments.sweep.design import build_design, check_run_count, design_file, read_design_csv
+from migov.experiments.sweep.design import (
+    build_design,
+    check_run_count,
+    design_file,
+    problem_file,
+    problem_specs,
+    read_design_table,
+    read_problem,
+)
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Experiment, _read_experiment, find_experiment
 from migov.model import Scenario, ScenarioError
 from migov.model.config import (
@@ -58,12 +67,7 @@ class LoadedExperiment:
         base, where = self.scenario_data, self.scenario_path
         if isinstance(other, str) and other:
             base, where = self.other_scenario(other)
-        data = copy.deepcopy(base)
-        for key, value in params.items():
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            set_paths(data, key, value, source=str(self.path))
-        return validate_scenario(data, f"{where} with {self.path.name} parameters")
+        return scenario_with(base, params, str(self.path), f"{where} with {self.path.name} parameters")
 
     def other_scenario(self, name: str) -> tuple[dict, Path]:
         cache = self.__dict__.setdefault("_others", {})
@@ -71,6 +75,15 @@ class LoadedExperiment:
             path = _scenario_path(name, self.path.parent)
             cache[name] = (read_resolved(path), path)
         return cache[name]
+
+    @property
+    def salib_problem(self) -> dict | None:
+        """The SALib problem a csv design was sampled from (names, bounds, distributions), or None."""
+        if self.exp.design.salib is None:
+            return None
+        if "_problem" not in self.__dict__:
+            self.__dict__["_problem"] = read_problem(problem_file(self.exp, self.path.parent))
+        return self.__dict__["_problem"]
 
     def identity(self, design: Any = None) -> dict[str, str]:
         """Hashes of everything that decides the experiment's results, one per input, so that a
@@ -84,7 +97,8 @@ class LoadedExperiment:
         return {
             "experiment": self.exp.content_hash(),
             "scenario": self.base.content_hash(),
-            "design": _digest(design.to_csv(index=False)),
+            "design": _digest(design.to_csv(index=False) + (json.dumps(self.salib_problem, sort_keys=True)
+                                                             if self.salib_problem else "")),
             "other_scenarios": _digest(json.dumps(resolved, sort_keys=True)),
             "code": code_hash(),
         }
@@ -94,6 +108,17 @@ class LoadedExperiment:
         """One hash of :meth:`identity`: results made under another experiment, scenario, design
         file or code are never mixed into the same folder."""
         return identity_hash(self.identity())
+
+
+def scenario_with(base: dict, params: Mapping[str, Any], source: str, where: str) -> Scenario:
+    """A copy of raw scenario data with ``params`` (dotted path -> value) set and validated: the
+    one code path of sweeps and ``migov.evaluate``. Empty values (None or NaN) are left out."""
+    data = copy.deepcopy(base)
+    for key, value in params.items():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        set_paths(data, key, value, source=source)
+    return validate_scenario(data, where)
 
 
 def identity_hash(identity: dict[str, str]) -> str:
@@ -117,8 +142,8 @@ def model_code_hash() -> str:
 
 def code_hash() -> str:
     """The model's source, the design samplers and the function that turns a run into the stored
-    final state and series (``one_run.run_once``): the code a sweep's numbers depend on."""
-    return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(one_run.run_once))
+    final state and series (``one_run``): the code a sweep's numbers depend on."""
+    return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(one_run))
 
 
 def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperiment:
@@ -127,7 +152,7 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperi
     path and value against the scenario, a csv design's columns and values, and the measures."""
     p = find_experiment(path)
     exp = _read_experiment(p)
-    table = read_design_csv(design_file(exp, p.parent)) if exp.design.type == "csv" else None
+    table = read_design_table(exp, p.parent) if exp.design.type == "csv" else None
     return _checked(p, exp, table, allow_large)
 
 
@@ -157,8 +182,27 @@ def _checked(p: Path, exp: Experiment, table: Any, allow_large: bool) -> LoadedE
         _check_values(loaded, str(p), f"parameters.{key}", where, key, values)
     if table is not None:
         _check_design_table(loaded, design_file(exp, p.parent), table)
+    if exp.design.salib is not None and exp.parameters:
+        _check_salib_parameters(loaded)
     _check_measures(loaded)
     return loaded
+
+
+def _check_salib_parameters(loaded: LoadedExperiment) -> None:
+    """Parameters declared beside a SALib sample are the problem's, with its bounds and
+    distributions (a problem file edited after the experiment was written is caught here)."""
+    where = problem_file(loaded.exp, loaded.path.parent)
+    specs = problem_specs(loaded.salib_problem)
+    for name, spec in loaded.exp.parameters.items():
+        if name not in specs:
+            raise ScenarioError(str(loaded.path), f"parameters.{name}", f"is not in the SALib problem {where} "
+                                f"({', '.join(specs)}); expected the problem's parameters")
+        theirs = specs[name]
+        if spec.range is None or tuple(spec.range) != tuple(theirs.range) or spec.distribution != theirs.distribution:
+            mine = f"{list(spec.range) if spec.range else spec.levels} {spec.distribution}"
+            raise ScenarioError(str(loaded.path), f"parameters.{name}", f"{mine} differs from the SALib problem "
+                                f"{where} ({list(theirs.range)} {theirs.distribution}); expected the range the "
+                                "sample was drawn from")
 
 
 def _check_values(loaded: LoadedExperiment, source: str, path_field: str, value_field: str, key: str,

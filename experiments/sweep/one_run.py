@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from migov.experiments.sweep.experiment import Collect
-from migov.model import MigovModel
+from migov.model import MigovModel, Scenario
 
 if TYPE_CHECKING:
     from migov.experiments.sweep.loaded import LoadedExperiment
@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, steps: int | None,
              collect: Collect) -> dict[str, pd.DataFrame]:
     """One run of the experiment: the scenario with this point's values, this seed."""
-    sc = loaded.scenario_for(params)
+    return run_point(loaded.scenario_for(params), run_id, seed, steps, collect)
+
+
+def run_point(sc: Scenario, run_id: int, seed: int, steps: int | None, collect: Collect) -> dict[str, pd.DataFrame]:
+    """Run a scenario and keep what ``collect`` asks for: the final state (the mean over the last
+    ``final_window`` steps, default a year), the series and the agents, each keyed by ``run_id``.
+    Sweeps and ``migov.evaluate`` both call this, so their numbers for a point and seed agree."""
     m = MigovModel(sc, seed=seed, steps=steps or sc.simulation.steps, collect_agents=collect.agents)
     m.run_model()
     df = m.model_frame().drop(columns="quarter")  # a sweep's tables keep their columns (and resume across versions)

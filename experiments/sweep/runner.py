@@ -25,13 +25,15 @@ def package_versions() -> dict[str, str]:
 
 @dataclass
 class RunResult:
-    """Everything one run produced. Frames are tidy: one row per step (and agent)."""
+    """Everything one run produced (``migov.Results``). Frames are tidy: one row per step (and
+    agent); ``scenario`` is the validated scenario the run used, overrides applied."""
 
     model: pd.DataFrame
     agents: pd.DataFrame
     events: pd.DataFrame
     network: pd.DataFrame
     provenance: dict = field(default_factory=dict)
+    scenario: Scenario | None = None
 
 
 def network_frame(m: MigovModel) -> pd.DataFrame:
@@ -67,7 +69,7 @@ def result_of(m: MigovModel, scenario_name: str = "", wall_time: float = 0.0) ->
         "max_ledger_error": float(model_df["ledger_error"].max()),
     }
     return RunResult(model=model_df, agents=agents_df, events=m.events_frame(), network=network_frame(m),
-                     provenance=provenance)
+                     provenance=provenance, scenario=sc)
 
 
 def run_scenario(

@@ -237,7 +237,7 @@ def clean_staging(out: Path) -> list[Path]:
 WHAT_CHANGED = {
     "experiment": "the experiment's settings",
     "scenario": "the scenario (its file or a file it extends)",
-    "design": "the design's points (the csv design file)",
+    "design": "the design's points (the csv design file, or its SALib problem file)",
     "other_scenarios": "a scenario named in the design's scenario column",
     "code": "the model's code",
 }
@@ -340,11 +340,17 @@ def _plain(v):
 
 
 def _first_per_run(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return df.drop_duplicates(keys, keep="first").reset_index(drop=True) if len(df) else df
+    """One record per key (the first part's), in run order: parts are named by a digest, so the
+    order they are read in says nothing; rows of a run keep their own order (steps, agents)."""
+    if not len(df):
+        return df
+    return df.drop_duplicates(keys, keep="first").sort_values("run_id", kind="stable").reset_index(drop=True)
 
 
 def load_results(folder: str | Path, series: bool = True, agents: bool = False) -> SweepResults:
-    """Load a sweep's results with one call (finished, readable batches only; one record per run)."""
+    """Load a sweep's results with one call (finished, readable batches only; one record per run).
+    Every table is in run order, which is design-row order (run id = point x replicates +
+    replicate), whatever order the batches finished in."""
     out = Path(folder)
     if not (out / MANIFEST).is_file() or not (out / "runs.parquet").is_file():
         raise ScenarioError(str(out), "", "not a sweep folder (no manifest.json and runs.parquet); give the folder "
