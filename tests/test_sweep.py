@@ -305,3 +305,15 @@ def test_resuming_after_the_model_code_changed_is_refused(reference, monkeypatch
     assert cli.main(["sweep", str(ref_tmp / "exp.yaml"), "--out", str(ref.folder), "-q"]) == 2
     err = capsys.readouterr().err
     assert "the model's code changed since this folder was made" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("n", "workers"), [(24, 2), (90, 2), (384, 2), (1000, 2), (5, 2), (7, 8), (24, 1)])
+def test_batches_come_in_whole_rounds_per_worker(n, workers):
+    """No worker idles through a last round that only some workers get (below 64 runs a batch)."""
+    from migov.experiments.sweep.engine import auto_chunk
+
+    size = auto_chunk(n, workers)
+    batches = -(-n // size)
+    assert 1 <= size <= 64
+    if size < 64 and n >= workers:
+        assert batches % workers == 0 or batches == n, (size, batches)

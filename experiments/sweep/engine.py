@@ -145,10 +145,12 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def auto_chunk(n: int, workers: int) -> int:
-    """Runs per batch: about eight batches per worker so the load stays balanced, but at least
-    eight runs (or an even share) so writing a part costs little against the runs in it."""
+    """Runs per batch: a whole number of batches per worker (up to eight, so the load stays
+    balanced and no worker idles through the last round), each of at least about eight runs where
+    there are enough (writing a part costs little against the runs in it), and at most 64."""
     w = max(1, workers)
-    return max(1, min(64, max(min(8, math.ceil(n / w)), math.ceil(n / (w * 8)))))
+    rounds = max(1, min(8, n // (8 * w)))
+    return max(1, min(64, math.ceil(n / (w * rounds))))
 
 
 def chunks(items: list, size: int) -> Iterator[list]:
