@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 import mesa
 import numpy as np
+import pandas as pd
+from pydantic import BaseModel
 
-from .config import ACTIONS
+from .config import ACTIONS, Scenario
+from .state import build_state
 
 if TYPE_CHECKING:
     from .model import MigovModel
@@ -367,3 +370,47 @@ class NGO(FieldAgent):
     @property
     def income_subcontract(self) -> float:
         return float(self.model.ng.income_subcontract[self.idx])
+
+
+# ---------------------------------------------------------------------------- static attributes
+# every kind of agent, in the order the agent tables list them
+AGENT_CLASSES = (InternationalOrganisation, DonorState, HostGovernment, NGO)
+
+
+def static_attributes(sc: Scenario) -> pd.DataFrame:
+    """What the scenario fixes for each agent, one row per agent, so an analysis joins it to the
+    agent table (on ``agent`` and ``type``) instead of re-reading YAML.
+
+    Each column is a field of the agent's scenario entry, defaults filled: numbers and names as
+    given, a group of fields flattened (a host's ``wants_money``, a donor's ``weights_fit``), and
+    the per-issue profile (``mandate``, ``priorities``, ``pressure``, an NGO's ``issues``) as a
+    struct over the scenario's issues, read as the model reads it at the start (an issue not given
+    is 0; priorities and NGO focus are shares). An NGO's ``region`` is its host's. A column is
+    null for types that lack the field; one name can mean different things by type (an
+    organisation's ``capacity`` is a grant size, a host's its state capacity: see config.py).
+    Relations (offices, partners, working groups, familiarity, strategic regions) and initial
+    action values are left to scenario.yaml: they are not attributes of one agent.
+    """
+    io, dn, hs, ng = build_state(sc)
+    entries = {"organisation": (sc.organisations, "mandate", io.origin),
+               "donor": (sc.donors, "priorities", dn.priorities),
+               "host": (sc.hosts, "pressure", hs.pressure0),
+               "ngo": (sc.ngos, "issues", ng.issues)}
+    rows = []
+    for cls in AGENT_CLASSES:
+        specs, profile, values = entries[cls.kind]
+        for idx, (name, spec) in enumerate(specs.items()):
+            row: dict = {"agent": name, "type": cls.kind}
+            if cls is NGO:
+                row["region"] = sc.hosts[spec.host].region
+            for key, value in spec:
+                if key == profile:
+                    row[key] = dict(zip(sc.issues, values[idx].tolist(), strict=True))
+                elif isinstance(value, BaseModel):
+                    row.update({f"{key}_{sub}": v for sub, v in value})
+                elif isinstance(value, str | int | float):
+                    row[key] = value
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    first = [c for c in ("agent", "type", "region", "host") if c in table]
+    return table[[*first, *(c for c in table.columns if c not in first)]]

@@ -9,9 +9,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from .model import MigovModel
+
+# Measures kept for each organisation: one column ``{measure}_{organisation}`` each in the model
+# table (fund_share only where a trust fund or pooled fund exists), one column each in the long
+# organisation table (``organisation_series``). The column name is made in one place.
+ORGANISATION_MEASURES = ("funding_share", "legitimacy_peers", "mandate_breadth", "fund_share")
+
+
+def organisation_column(measure: str, organisation: str) -> str:
+    """The model table's column holding one organisation's ``measure``."""
+    return f"{measure}_{organisation}"
+
+
+def organisation_series(table: pd.DataFrame, organisations: list[str]) -> pd.DataFrame:
+    """The model table's per-organisation measures in long form, so analyses group by
+    organisation instead of parsing column names: one row per step and organisation (in the
+    given order), columns step, year, quarter, organisation, then each of ORGANISATION_MEASURES
+    the table holds. The values are the wide columns' own, copied (one reshape per measure)."""
+    k = len(organisations)
+    out = {c: np.repeat(table[c].to_numpy(), k) for c in ("step", "year", "quarter") if c in table}
+    out["organisation"] = np.tile(np.array(organisations, dtype=object), len(table))
+    for measure in ORGANISATION_MEASURES:
+        columns = [organisation_column(measure, o) for o in organisations]
+        if all(c in table for c in columns):
+            out[measure] = table[columns].to_numpy(dtype=float).ravel()  # row-major: step, then organisation
+    return pd.DataFrame(out)
 
 
 def hhi(amounts: np.ndarray) -> float:
@@ -76,7 +102,7 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     total = float(received.sum())
     out: dict[str, float] = {}
     for i, name in enumerate(io.names):
-        out[f"funding_share_{name}"] = float(io.income[i] / total) if total > 0 else np.nan
+        out[organisation_column("funding_share", name)] = float(io.income[i] / total) if total > 0 else np.nan
     out["funding_share_NGOs"] = float(ng.income_direct.sum() / total) if total > 0 else np.nan
     out["hhi"] = hhi(received)
     out["funding_total"] = total
@@ -85,7 +111,7 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["legitimacy_hosts"] = float(io.legit_host.mean())
     out["legitimacy_peers"] = float(io.legit_peer.mean())
     for i, name in enumerate(io.names):  # each organisation's global (peer) standing
-        out[f"legitimacy_peers_{name}"] = float(io.legit_peer[i])
+        out[organisation_column("legitimacy_peers", name)] = float(io.legit_peer[i])
     out["knowledge_stock"] = float(io.knowledge.sum())
     n = io.n
     pairs = n * (n - 1) / 2
@@ -95,7 +121,7 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     breadth = mandate_breadth(io.mandate)
     out["mandate_breadth"] = float(breadth.mean())
     for i, name in enumerate(io.names):
-        out[f"mandate_breadth_{name}"] = float(breadth[i])
+        out[organisation_column("mandate_breadth", name)] = float(breadth[i])
     iu = np.triu_indices(n, 1)
     out["niche_overlap"] = float(model.overlap[iu].mean()) if pairs else 0.0
     out["contestations"] = float(model.contests)
@@ -111,7 +137,8 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     if model.has_funds:  # trust funds and pooled compact funds: who captured them, cumulatively
         fund_total = float(model.fund_received.sum())
         for i, name in enumerate(io.names):
-            out[f"fund_share_{name}"] = float(model.fund_received[i] / fund_total) if fund_total > 0 else np.nan
+            share = float(model.fund_received[i] / fund_total) if fund_total > 0 else np.nan
+            out[organisation_column("fund_share", name)] = share
         out["fund_share_NGOs"] = float(model.fund_received[io.n:].sum() / fund_total) if fund_total > 0 else np.nan
         out["fund_total"] = fund_total
         inc = float(model.fund_received[: io.n][model.fund_incumbent].sum())

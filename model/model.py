@@ -14,14 +14,13 @@ import numpy as np
 import pandas as pd
 
 from . import budgets, environment, funding, learning, legitimacy, projects
-from .agents import NGO, DonorState, HostGovernment, InternationalOrganisation
+from .agents import AGENT_CLASSES, NGO, DonorState, HostGovernment, InternationalOrganisation, static_attributes
 from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
-from .measures import compute_measures, pianka_overlap
+from .measures import compute_measures, organisation_series, pianka_overlap
 from .state import Ledger, build_state, issue_sensitivity
 from .venue import CoordinationVenue
 
 EVENT_COLUMNS = ["step", "date", "kind", "agent", "text"]
-AGENT_CLASSES = (InternationalOrganisation, DonorState, HostGovernment, NGO)
 # Mesa agent_reporters by attribute name: who the agent is, then every kind's variables; an agent
 # reports None for another kind's variables (Mesa's getattr default), NaN in the frames.
 AGENT_REPORTERS: dict[str, str] = {
@@ -384,6 +383,17 @@ class MigovModel(mesa.Model):
         sim = self.scenario.simulation
         df.insert(1, "year", sim.start_year + df["step"] / sim.steps_per_year)
         return df
+
+    def organisation_frame(self) -> pd.DataFrame:
+        """The per-organisation measures in long form: one row per recorded step and organisation
+        (step, year, quarter, organisation, then each measure), the model table's wide
+        ``funding_share_IOM``-style columns reshaped (``measures.organisation_series``)."""
+        return organisation_series(self.model_frame(), self.io.names)
+
+    def static_frame(self) -> pd.DataFrame:
+        """Each agent's static attributes from the scenario, one row per agent, joinable to
+        ``agent_frame()`` on agent and type (``agents.static_attributes``)."""
+        return static_attributes(self.scenario)
 
     def agent_frame(self) -> pd.DataFrame:
         """Per-agent series in long form: step, agent, type, then each variable (NaN where a

@@ -29,6 +29,7 @@ from migov.experiments.sweep.engine import SweepInterrupted, load_results, run_s
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN
 from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment, measure_columns
 from migov.experiments.sweep.parallel import default_workers
+from migov.experiments.sweep.provenance import provenance
 from migov.experiments.sweep.runner import package_versions
 from migov.model import ScenarioError, load_scenario
 
@@ -119,6 +120,7 @@ def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = 
     diff = differences(final, labels, measures, seed=base_seed)
     means = final_means(final, labels, measures, seed=base_seed)
     prov = {
+        **provenance({label: sc.content_hash() for label, sc in scenarios.items()}, base_seed),
         "command": "compare",
         "scenarios": {label: {"file": str(paths[i]), "hash": scenarios[label].content_hash(),
                               "title": scenarios[label].title} for i, label in enumerate(labels)},

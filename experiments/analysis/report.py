@@ -57,6 +57,7 @@ from migov.experiments.analysis.sweep_results import Analysis, check_sweep_folde
 from migov.experiments.common.outdir import check_destination
 from migov.experiments.common.storage import atomic_folder, manifest, write_json
 from migov.experiments.sweep.engine import SweepError
+from migov.experiments.sweep.provenance import of_sweep
 from migov.experiments.sweep.runner import package_versions
 
 
@@ -288,9 +289,9 @@ def write_analysis(an: Analysis, out: Path, overwrite: bool = False) -> Path:
             fig.savefig(tmp / f"{stem}.png", metadata=meta)
             files.append(f"{stem}.png")
         (tmp / "summary.md").write_text(summary_markdown(an, sorted(files)), encoding="utf-8")
-        prov = {"sweep": str(an.results.folder), "experiment": an.experiment.get("name"),
-                "experiment_hash": an.results.manifest.get("experiment_hash"), "measures": an.measures,
-                "versions": package_versions()}
+        prov = {**of_sweep(an.results.manifest), "sweep": str(an.results.folder),
+                "experiment": an.experiment.get("name"), "experiment_hash": an.results.manifest.get("experiment_hash"),
+                "measures": an.measures, "versions": package_versions()}  # versions: the software that analysed
         write_json(manifest(prov, [*files, "summary.md", "manifest.json"], kind="analysis"), tmp / "manifest.json")
 
     try:

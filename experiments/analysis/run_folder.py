@@ -14,7 +14,8 @@ from migov.experiments.sweep.runner import RunResult, run_scenario
 from migov.model import Scenario
 from tqdm import tqdm
 
-TABLES = ("model", "agents", "events", "network")
+TABLES = ("model", "organisations", "agents", "agents_static", "events", "network")
+OPTIONAL = ("organisations", "agents", "agents_static")  # left out when empty (--no-agents; a bare RunResult)
 
 
 def write_run(result: RunResult, scenario: Scenario, out: Path, figures: bool = True, extra: dict | None = None,
@@ -27,7 +28,7 @@ def write_run(result: RunResult, scenario: Scenario, out: Path, figures: bool = 
         files = []
         for name in TABLES:
             df = getattr(result, name)
-            if name == "agents" and df.empty:
+            if name in OPTIONAL and df.empty:
                 continue
             write_parquet(df, tmp / f"{name}.parquet", prov)
             files.append(f"{name}.parquet")
@@ -119,5 +120,5 @@ def run_and_write(scenario: Scenario, path: Path, args: argparse.Namespace, out:
               overwrite=getattr(args, "overwrite", False), inputs=[path])
     if not args.quiet:
         print(summary(result))
-        print(f"\nResults in {out}/ (model, agents, events, network as Parquet; manifest.json; figures/)")
+        print(f"\nResults in {out}/ ({', '.join(TABLES)} as Parquet; manifest.json; figures/)")
     return result

@@ -19,6 +19,7 @@ the margin), *fails* when it excludes zero the other way (lies outside the margi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,10 +27,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from migov.experiments.common.outdir import open_accumulating, record_files
+from migov.experiments.common.outdir import MANIFEST, open_accumulating, record_files
 from migov.experiments.sweep.engine import load_results, run_sweep
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN
 from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
+from migov.experiments.sweep.provenance import of_sweep
 from migov.model import ScenarioError
 from migov.model.config import Source, Strict, _format_pydantic, read_yaml
 from pydantic import Field, ValidationError, model_validator
@@ -249,6 +251,7 @@ class Verdict:
     verdict: str
     values: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     rounds: list[tuple[int, float]] = field(default_factory=list)  # (replicates, CI width)
+    provenance: dict = field(default_factory=dict)  # of its runs (provenance.of_sweep)
 
 
 def decide(expected: str, lo: float, hi: float, margin: float | None = None) -> str:
@@ -311,4 +314,5 @@ def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: i
         if len(rounds) >= 2 and abs(rounds[-1][1] - rounds[-2][1]) <= 0.1 * max(rounds[-2][1], 1e-12):
             break
     verdict.rounds = rounds
+    verdict.provenance = of_sweep(json.loads((folder / "runs" / MANIFEST).read_text(encoding="utf-8")))
     return verdict

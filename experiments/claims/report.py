@@ -18,6 +18,7 @@ from migov.experiments import __version__
 from migov.experiments.analysis.figures import PALETTE, STYLE
 from migov.experiments.claims.registry import Verdict, arms
 from migov.experiments.common.outdir import open_accumulating, record_files
+from migov.experiments.sweep.provenance import provenance
 
 MARK = {"holds": "holds", "fails": "FAILS", "inconclusive": "inconclusive"}
 
@@ -144,5 +145,9 @@ def write_report(verdicts: list[Verdict], out: Path, command: str, seed: int) ->
         + "".join(html_parts) + "</body></html>")
     html_path = out / "report.html"
     html_path.write_text(page, encoding="utf-8")
-    record_files(out, ["verdicts.csv", "report.md", "report.html", *(f"figures/{v.claim.id}.png" for v in verdicts)])
+    # the report's provenance: its claims' runs were made under the current code (a claim's folder
+    # refuses to resume under other code), each from its own base scenario
+    prov = provenance({v.claim.id: v.provenance.get("scenario_hash") for v in verdicts}, seed)
+    record_files(out, ["verdicts.csv", "report.md", "report.html", *(f"figures/{v.claim.id}.png" for v in verdicts)],
+                 update=prov)
     return md_path, html_path

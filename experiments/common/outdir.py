@@ -323,11 +323,13 @@ def open_accumulating(out: Path, kind: str, inputs: Iterable[Path] = (), option:
     return out
 
 
-def record_files(folder: Path, files: Iterable[str]) -> None:
-    """Add what migov just wrote into an accumulating folder to its manifest's list of files."""
+def record_files(folder: Path, files: Iterable[str], update: dict | None = None) -> None:
+    """Add what migov just wrote into an accumulating folder to its manifest's list of files, and
+    set the manifest's fields in ``update`` (the provenance of what was just written)."""
     man = read_manifest(folder)
     if man is None or man.get("written_by") != "migov":
         raise ValueError(f"{folder}: not a folder opened with open_accumulating")
+    man.update(update or {})
     man["files"] = sorted(set(man.get("files") or []) | set(files))
     _write_json(Path(folder) / MANIFEST, man)
 

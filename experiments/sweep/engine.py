@@ -31,11 +31,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from migov.experiments.common.processes import die_with_parent
+from migov.experiments.common.storage import write_parquet
 from migov.experiments.sweep.design import run_table, unit_sample
 from migov.experiments.sweep.experiment import Collect
 from migov.experiments.sweep.loaded import LoadedExperiment, identity_hash
 from migov.experiments.sweep.lock import LockError, acquire
 from migov.experiments.sweep.one_run import run_once
+from migov.experiments.sweep.provenance import provenance as provenance_fields
 from migov.experiments.sweep.runner import package_versions
 from migov.experiments.sweep.store import (
     TABLES,
@@ -50,6 +52,7 @@ from migov.experiments.sweep.store import (
     prepare_folder,
     quarantine,
     read_table,
+    table_provenance,
     write_atomic,
     write_batch,
 )
@@ -373,19 +376,21 @@ def _resume_command(loaded: LoadedExperiment, out: Path, shard: tuple[int, int] 
 
 def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataFrame, identity: dict) -> dict:
     return {
+        **provenance_fields(loaded.base.content_hash(), loaded.exp.seed),
+        "code_hash": identity["code"],  # the identity's own, as the runs are made under it
         "experiment": loaded.exp.model_dump(mode="json"),
         "experiment_file": str(loaded.path),
         "experiment_hash": identity_hash(identity),
         "identity": identity,
         "scenario_file": str(loaded.scenario_path),
-        "scenario_hash": loaded.base.content_hash(),
-        "model_code_hash": identity["code"],
+        "model_code_hash": identity["code"],  # older name of code_hash, kept for readers of older manifests
         **({"salib_problem": loaded.salib_problem} if loaded.salib_problem else {}),
         "n_points": len(design),
         "n_runs": len(runs),
         "versions": package_versions(),
         "created_utc": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "layout": "see experiments/sweep_store.py: runs.parquet (run id, point, replicate, seed, parameters); "
+        "layout": "see experiments/sweep/store.py: runs.parquet (run id, point, replicate, seed, parameters); "
+                  "agents_static.parquet (each agent's static attributes); "
                   "parts/chunk-*/{status,final,series,agents}.parquet hold successful runs, failures/*.parquet "
                   "each failed attempt; run_table.parquet and summary.json are as of the last invocation",
     }
@@ -411,7 +416,8 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
     unit = unit_sample(loaded.exp)
     if unit is not None:  # the sampler's unit-cube points, for SALib's analyses
         files["design_unit.parquet"] = pd.DataFrame(unit, columns=list(design.columns))
-    prepare_folder(out, _new_manifest(loaded, design, runs, identity), files, _inputs(loaded))
+    files["agents_static.parquet"] = lambda: loaded.static_table(design)
+    folder_manifest = prepare_folder(out, _new_manifest(loaded, design, runs, identity), files, _inputs(loaded))
     try:
         lock = acquire(out, shard)
     except LockError as err:
@@ -429,8 +435,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
         ctx = Context(str(loaded.path), str(loaded.scenario_path), loaded.scenario_data,
                       loaded.exp.model_dump(mode="json"), loaded.exp.steps, loaded.exp.collect.model_dump(mode="json"))
         size = chunk or auto_chunk(len(todo), workers)
-        provenance = {"experiment_hash": identity_hash(identity), "experiment": loaded.exp.name,
-                      "versions": package_versions()}
+        provenance = {**table_provenance(folder_manifest), "versions": package_versions()}
         t0 = time.perf_counter()
         failed = ran = 0
         label = loaded.exp.name + (f" shard {shard[0]}/{shard[1]}" if shard else "")
@@ -466,7 +471,7 @@ def _snapshot(out: Path) -> SweepResults:
     import json
 
     res = load_results(out, series=False)
-    write_atomic(out / "run_table.parquet", lambda p: res.runs.to_parquet(p, index=False))
+    write_atomic(out / "run_table.parquet", lambda p: write_parquet(res.runs, p, table_provenance(res.manifest)))
     counts = res.runs["status"].value_counts()
     summary = {"runs": len(res.runs), **{k: int(counts.get(k, 0)) for k in ("ok", "failed", "pending")},
                "duplicates": res.duplicates, "updated_utc": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}

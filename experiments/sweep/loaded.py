@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from migov.experiments.sweep import design, one_run
 from migov.experiments.sweep.design import (
     build_design,
@@ -25,6 +26,7 @@ from migov.experiments.sweep.design import (
 )
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Experiment, _read_experiment, find_experiment
 from migov.model import Scenario, ScenarioError
+from migov.model.agents import static_attributes
 from migov.model.config import (
     _format_pydantic,
     find_scenario,
@@ -68,6 +70,29 @@ class LoadedExperiment:
         if isinstance(other, str) and other:
             base, where = self.other_scenario(other)
         return scenario_with(base, params, str(self.path), f"{where} with {self.path.name} parameters")
+
+    def static_table(self, design: Any = None) -> pd.DataFrame:
+        """Each agent's static attributes (``static_attributes``) for the sweep's runs, written once
+        with the folder. Only a design column outside ``parameters.`` and ``simulation.`` (an
+        agent's field, a ``scenario`` column) can change them: without one the table is the base
+        scenario's, the same for every run (no ``point`` column); with one it holds each design
+        point's agents after a ``point`` column (join runs.parquet on point, then agent and type).
+        Points with the same values in those columns share one computation."""
+        if design is None:
+            design = self.design()
+        varying = [c for c in design.columns if not c.startswith(("parameters.", "simulation."))]
+        if not varying:
+            return static_attributes(self.base)
+        tables: dict[str, pd.DataFrame] = {}
+        blocks = []
+        for row in design[varying].itertuples(index=False):
+            values = {c: _plain(v) for c, v in zip(varying, row, strict=True)}
+            key = repr(sorted(values.items()))
+            if key not in tables:
+                tables[key] = static_attributes(self.scenario_for(values))
+            blocks.append(tables[key])
+        table = pd.concat(blocks, keys=range(len(blocks)), names=["point", None]).reset_index(level=0)
+        return table.reset_index(drop=True)
 
     def other_scenario(self, name: str) -> tuple[dict, Path]:
         cache = self.__dict__.setdefault("_others", {})
@@ -141,8 +166,9 @@ def model_code_hash() -> str:
 
 
 def code_hash() -> str:
-    """The model's source, the design samplers and the function that turns a run into the stored
-    final state and series (``one_run``): the code a sweep's numbers depend on."""
+    """The model's source, the design samplers and the module that turns a run into the stored
+    final state and series (``one_run``, whole: its constants decide the columns too): the code a
+    sweep's numbers and columns depend on."""
     return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(one_run))
 
 

@@ -1,7 +1,8 @@
 """One run of an experiment, turned into what a sweep stores: the final state (mean over the
 final window), the series at the collection stride, and the agents' series if asked for.
 
-Its source is part of an experiment's code hash: what it keeps decides a sweep's numbers.
+Its source is part of an experiment's code hash: what it keeps decides a sweep's numbers and
+columns, so a folder is never resumed by a version that writes other columns.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from migov.model import MigovModel, Scenario
 
 if TYPE_CHECKING:
     from migov.experiments.sweep.loaded import LoadedExperiment
+
+TIME = ("step", "year", "quarter")  # when each row is: kept in the series, never averaged into the final state
 
 
 def run_once(loaded: LoadedExperiment, run_id: int, seed: int, params: dict, steps: int | None,
@@ -28,14 +31,14 @@ def run_point(sc: Scenario, run_id: int, seed: int, steps: int | None, collect: 
     Sweeps and ``migov.evaluate`` both call this, so their numbers for a point and seed agree."""
     m = MigovModel(sc, seed=seed, steps=steps or sc.simulation.steps, collect_agents=collect.agents)
     m.run_model()
-    df = m.model_frame().drop(columns="quarter")  # a sweep's tables keep their columns (and resume across versions)
+    df = m.model_frame()
     if collect.measures:
-        keep = ["step", "year", *[c for c in collect.measures if c in df.columns]]
+        keep = [*TIME, *[c for c in collect.measures if c in df.columns]]
         df = df[keep]
     out: dict[str, pd.DataFrame] = {}
     window = collect.final_window or sc.simulation.steps_per_year
     if collect.final:
-        final = df[df["step"] > df["step"].max() - window].drop(columns=["step", "year"]).mean().to_frame().T
+        final = df[df["step"] > df["step"].max() - window].drop(columns=list(TIME)).mean().to_frame().T
         final.insert(0, "run_id", run_id)
         out["final"] = final
     keep_rows = (df["step"] % collect.stride == 0) | (df["step"] == df["step"].max())

@@ -10,6 +10,7 @@ from importlib import metadata
 
 import numpy as np
 import pandas as pd
+from migov.experiments.sweep.provenance import provenance as provenance_fields
 from migov.model import MigovModel, Scenario
 
 
@@ -25,8 +26,10 @@ def package_versions() -> dict[str, str]:
 
 @dataclass
 class RunResult:
-    """Everything one run produced (``migov.Results``). Frames are tidy: one row per step (and
-    agent); ``scenario`` is the validated scenario the run used, overrides applied."""
+    """Everything one run produced (``migov.Results``). Frames are tidy: one row per step
+    (``model``, wide), per step and organisation (``organisations``), per step and agent
+    (``agents``), per agent (``agents_static``, what the scenario fixes), per event and per edge;
+    ``scenario`` is the validated scenario the run used, overrides applied."""
 
     model: pd.DataFrame
     agents: pd.DataFrame
@@ -34,6 +37,8 @@ class RunResult:
     network: pd.DataFrame
     provenance: dict = field(default_factory=dict)
     scenario: Scenario | None = None
+    organisations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    agents_static: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def network_frame(m: MigovModel) -> pd.DataFrame:
@@ -57,10 +62,9 @@ def result_of(m: MigovModel, scenario_name: str = "", wall_time: float = 0.0) ->
     model_df = m.model_frame()
     agents_df = m.agent_frame() if m.datacollector.agent_reporters else pd.DataFrame()
     provenance = {
+        **provenance_fields(sc.content_hash(), int(m._seed) if m._seed is not None else None),
         "scenario": scenario_name or sc.title,
         "scenario_title": sc.title,
-        "scenario_hash": sc.content_hash(),
-        "seed": int(m._seed) if m._seed is not None else None,
         "steps": int(m.steps),
         "start_year": sc.simulation.start_year,
         "steps_per_year": sc.simulation.steps_per_year,
@@ -69,7 +73,8 @@ def result_of(m: MigovModel, scenario_name: str = "", wall_time: float = 0.0) ->
         "max_ledger_error": float(model_df["ledger_error"].max()),
     }
     return RunResult(model=model_df, agents=agents_df, events=m.events_frame(), network=network_frame(m),
-                     provenance=provenance, scenario=sc)
+                     provenance=provenance, scenario=sc, organisations=m.organisation_frame(),
+                     agents_static=m.static_frame())
 
 
 def run_scenario(

@@ -5,6 +5,7 @@ Layout::
     manifest.json       experiment, its identity (what decides its results), scenario, versions
     design.parquet      the design points (design_unit.parquet: the sampler's unit-cube points)
     runs.parquet        the run table: run id, point, replicate, seed, parameters (static)
+    agents_static.parquet  each agent's static attributes (per design point if the design sets them)
     run_table.parquet   the run table with status, error, attempts and wall time (each invocation)
     summary.json        counts as of the end of the last invocation (ok, failed, pending, duplicates)
     failed_runs.csv     the runs that failed, with their parameters and error (only if any did)
@@ -32,6 +33,7 @@ import shutil
 import socket
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,8 @@ from migov.experiments.common.outdir import (
     partial_prefix,
     refuse_unsafe,
 )
+from migov.experiments.common.storage import write_parquet
+from migov.experiments.sweep.provenance import of_sweep
 from migov.model import ScenarioError
 
 TABLES = ("status", "final", "series", "agents")
@@ -64,6 +68,13 @@ def _staging(out: Path) -> Path:
     """A new temporary name in the folder's staging area, carrying the writer's pid and host."""
     (out / STAGING).mkdir(exist_ok=True)
     return out / STAGING / f"{os.getpid()}-{socket.gethostname()}-{uuid.uuid4().hex}"
+
+
+def table_provenance(manifest: dict) -> dict:
+    """What every table of a sweep carries in its schema metadata: the experiment and the four
+    provenance fields of its manifest."""
+    return {"experiment": (manifest.get("experiment") or {}).get("name"),
+            "experiment_hash": manifest.get("experiment_hash"), **of_sweep(manifest)}
 
 
 def _table(df: pd.DataFrame, provenance: dict) -> pa.Table:
@@ -261,7 +272,8 @@ def check_identity(out: Path, old: dict, identity: dict[str, str], experiment_ha
                      "Use another --out, or delete the folder to start again")
 
 
-def prepare_folder(out: Path, manifest: dict, files: dict[str, pd.DataFrame], inputs: list[Path]) -> dict:
+def prepare_folder(out: Path, manifest: dict, files: dict[str, pd.DataFrame | Callable[[], pd.DataFrame]],
+                   inputs: list[Path]) -> dict:
     """Create the sweep folder whole (manifest, design and run tables in a hidden sibling, renamed
     into place, so concurrent shards never see half a folder), or check that the existing folder
     holds this same experiment. Never writes into a folder migov did not write."""
@@ -286,8 +298,8 @@ def prepare_folder(out: Path, manifest: dict, files: dict[str, pd.DataFrame], in
         tmp = out.with_name(partial_prefix(out) + uuid.uuid4().hex[:8])
         tmp.mkdir()
         try:
-            for name, df in files.items():
-                df.to_parquet(tmp / name, index=False)
+            for name, df in files.items():  # a callable is made only now, when the folder is new
+                write_parquet(df() if callable(df) else df, tmp / name, table_provenance(manifest))
             full = {**manifest, **marker("sweep")}  # no file list: a sweep is resumed, never replaced
             (tmp / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True, default=str) + "\n",
                                         encoding="utf-8")
@@ -311,6 +323,13 @@ class SweepResults:
     series: pd.DataFrame
     agents: pd.DataFrame
     duplicates: int = 0  # extra successful records of a run (expected 0; readers keep one)
+
+    @property
+    def agents_static(self) -> pd.DataFrame:
+        """Each agent's static attributes (``LoadedExperiment.static_table``), read when asked for:
+        per design point it can be large. Empty for a sweep from before the table."""
+        path = self.folder / "agents_static.parquet"
+        return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
     @property
     def parameters(self) -> list[str]:
