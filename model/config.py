@@ -43,8 +43,9 @@ DEFAULT_ISSUES: list[str] = [
 MAX_STEPS = 10_000  # the longest run a scenario or experiment may ask for (2,500 years of quarters)
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
-# Action values are running means of payoffs clipped to [-1, 1] (learning.py), so an initial value
-# outside that range would be one no IO could ever learn.
+# Action values are running means of normalised payoffs (learning.py: deviations in units of the
+# organisation's own payoff variability); an initial value is a prior in those units, and [-1, 1]
+# keeps a prior within about one typical deviation of what learning can move it to quickly.
 ActionValue = Annotated[float, Field(ge=-1.0, le=1.0)]
 # Relative weights (donors' issue priorities and strategic regions): only their ratios matter, so
 # 100 already means "a hundred times any other"; a bound keeps arithmetic far from overflow.
@@ -147,9 +148,10 @@ class Parameters(Strict):
     office_grace: int = P(8, 0, 400, "steps an office survives without a running project")
     office_reserve: int = P(4, 0, 400, "steps of office costs an IO keeps in reserve before opening a new office")
     # Learning
-    learning_rate: float = P(0.1, 0.0, 1.0, "weight of the latest payoff in an action's value estimate")
-    strategy_temperature: float = P(0.25, 0.01, 10.0, "softmax temperature over action values (high = explore)")
-    payoff_legitimacy_weight: float = P(5.0, 0.0, 100.0, "weight of legitimacy change against funding growth in the payoff")
+    learning_rate: float = P(0.1, 0.0, 1.0, "weight of the latest normalised payoff in an action's value estimate")
+    strategy_temperature: float = P(0.5, 0.01, 10.0, "softmax temperature over action values, in units of normalised payoff (high = explore)")
+    payoff_legitimacy_weight: float = P(1.0, 0.0, 100.0, "weight of the normalised legitimacy change against normalised funding growth in the payoff")
+    payoff_memory: float = P(0.05, 0.001, 1.0, "weight of the latest step in the running mean and mean absolute deviation that normalise each payoff part")
 
 
 # --------------------------------------------------------------------------- entities
@@ -176,8 +178,9 @@ class Organisation(Strict):
     core_weight: float = P(1.0, 0.0, 1e3, "relative weight in donors' core contributions at the start (assessed shares)")
     capacity: float = P(500.0, 0.0, 1e6, "largest single grant it can absorb (millions)")
     portfolio: float = P(0.0, 0.0, 1e6, "programme money of projects already running at the start, spread over its offices (millions)")
-    offices: list[str] = Field(default_factory=list, description="host or region names with a country office at the start")
-    partners: list[str] = Field(default_factory=list, description="organisations it is in a global-global partnership with at the start")
+    knowledge: dict[str, Annotated[float, Field(ge=0.0, le=1e3)]] = Field(default_factory=dict, description="knowledge stock per issue area at the start, in [0, 1000] (issues not given: half the mandate strength)")
+    offices: list[str] = Field(default_factory=list, description="host or region names with a country office at the start (a region opens one in each of its hosts)")
+    partners: list[str] = Field(default_factory=list, description="organisations it is in a global-global partnership with at the start (symmetric)")
     working_groups: list[str] = Field(default_factory=list, description="hosts whose government it works with at the start (needs an office there)")
     strategy: dict[str, ActionValue] = Field(default_factory=dict, description="initial action values (default 0 for all)")
 
@@ -323,6 +326,8 @@ class Scenario(Strict):
         for name, o in self.organisations.items():
             for k in o.mandate:
                 need(k, issues, f"organisations.{name}.mandate.{k}", "issue")
+            for k in o.knowledge:
+                need(k, issues, f"organisations.{name}.knowledge.{k}", "issue")
             for j, partner in enumerate(o.partners):
                 need(partner, orgs - {name}, f"organisations.{name}.partners[{j}]", "other organisation")
             office_hosts = {h for h, r in ((h, self.hosts[h].region) for h in self.hosts)

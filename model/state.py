@@ -43,7 +43,10 @@ class OrganisationArrays:
     core: Array  # (I,) unrestricted funds
     earmarked: Array  # (I,) committed, unspent project money
     income: Array  # (I,) money received this step
-    income_avg: Array  # (I,) moving average of income, the learning rule's reference point
+    income_avg: Array  # (I,) moving average of income, the reference point of income growth
+    payoff_ref: Array  # (I, 2) running mean of each payoff part (income growth, legitimacy change)
+    payoff_scale: Array  # (I, 2) running mean absolute deviation of each payoff part
+    learning_steps: Array  # (I,) steps learnt from so far
     chosen: Array  # (I, A) bool: actions taken this step
 
     @property
@@ -181,7 +184,8 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
         efficiency=np.array([o.efficiency for o in orgs]),
         reputation=record.copy(),
         capacity=np.array([o.capacity for o in orgs]),
-        knowledge=0.5 * mandate.copy(),
+        knowledge=np.array([[o.knowledge.get(k, 0.5 * mandate[i, j]) for j, k in enumerate(issues)]
+                            for i, o in enumerate(orgs)], dtype=float).reshape(I, K),
         office=office,
         office_idle=np.zeros((I, H), dtype=np.int64),
         legit_donor=np.repeat(legit0[:, None], D, axis=1),
@@ -195,6 +199,9 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
         earmarked=np.zeros(I),
         income=np.zeros(I),
         income_avg=np.zeros(I),
+        payoff_ref=np.zeros((I, 2)),
+        payoff_scale=np.zeros((I, 2)),
+        learning_steps=np.zeros(I, dtype=np.int64),
         chosen=np.zeros((I, A), dtype=bool),
     )
 

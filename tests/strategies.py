@@ -101,6 +101,7 @@ PARAMETERS = dict(
     learning_rate=unit,
     strategy_temperature=num(0.01, 10.0),
     payoff_legitimacy_weight=num(0.0, 100.0),
+    payoff_memory=num(0.001, 1.0),
 )
 
 
