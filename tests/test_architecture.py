@@ -27,6 +27,7 @@ RANK = {
     "analysis": 4,
     "api": 4.5,  # migov/ and experiments/api.py: the Python API (run, evaluate, load_results)
     "claims": 5, "dashboard": 5, "ema": 5,  # ema: the EMA Workbench adapter, a client of the API
+    "validation": 5,  # migov validate: the model beside published stylised facts
     "cli": 6,
     "main": 7,  # python -m migov
 }

@@ -1,6 +1,6 @@
 """The ``migov`` command line: one module per command (``run``, ``scenarios``, ``compare``,
-``sweep``, ``design``, ``analyse``, ``dashboard``, ``claims``), each adding its parser with ``register`` and
-doing its work in ``cmd_*``; this module assembles them and turns errors into exit statuses.
+``sweep``, ``design``, ``analyse``, ``dashboard``, ``claims``, ``validate``), each adding its parser
+with ``register`` and doing its work in ``cmd_*``; this module assembles them and turns errors into exit statuses.
 
 User mistakes (a missing or malformed scenario, an unknown ``--set`` key, a bad option) print
 one line naming the file, the field and what was expected, and exit with status 2; no
@@ -13,12 +13,12 @@ import argparse
 import sys
 
 from migov.experiments import __version__
-from migov.experiments.cli import analyse, claims, compare, dashboard, design, run, scenarios, sweep
+from migov.experiments.cli import analyse, claims, compare, dashboard, design, run, scenarios, sweep, validate
 from migov.experiments.cli.args import EXIT_FAILED_RUNS, EXIT_INTERRUPTED, EXIT_USAGE, UsageError  # noqa: F401
 from migov.experiments.sweep.engine import SweepError, SweepInterrupted
 from migov.model import ScenarioError
 
-COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims)
+COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims, validate)
 
 
 def build_parser() -> argparse.ArgumentParser:

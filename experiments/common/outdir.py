@@ -43,7 +43,7 @@ from pathlib import Path
 from migov.experiments import __version__
 from migov.model import ScenarioError
 
-KINDS = ("run", "compare", "analysis", "claims", "sweep", "dashboard-export")
+KINDS = ("run", "compare", "analysis", "claims", "sweep", "dashboard-export", "validate")
 MANIFEST = "manifest.json"
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("scenarios", "experiments", "model", "docs", "tests")
@@ -104,7 +104,7 @@ def recognise(folder: Path) -> Found | None:
 
 
 def migov_kind(folder: Path) -> str | None:
-    """The kind of migov result in ``folder`` (run, compare, analysis, claims, sweep,
+    """The kind of migov result in ``folder`` (run, compare, analysis, claims, sweep, validate,
     dashboard-export), or None if migov did not write it."""
     found = recognise(folder)
     return found.kind if found else None

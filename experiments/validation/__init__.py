@@ -1,0 +1,1 @@
+"""``migov validate``: the model's replicates set beside published stylised facts (issue #12, item 8)."""
