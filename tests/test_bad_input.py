@@ -315,6 +315,20 @@ def test_allow_large_lifts_the_design_limit(here: Path, monkeypatch: pytest.Monk
     assert rc == 0, err
 
 
+def test_a_design_too_large_for_memory_is_one_line_not_a_traceback(here: Path, monkeypatch: pytest.MonkeyPatch):
+    """--allow-large lets a huge grid through the count check; if building it exhausts memory
+    the user gets one line and status 2, and nothing is written."""
+    from migov.experiments.sweep import loaded
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    (here / "e.yaml").write_text(experiment_text(), encoding="utf-8")
+    monkeypatch.setattr(loaded, "build_design", exhausted)
+    line = refused(here, ["sweep", "e.yaml", "--out", "out", "--allow-large"], "sweep: not enough memory")
+    assert "--allow-large" in line
+
+
 # --------------------------------------------------------------------------- 6 steps
 @pytest.mark.parametrize("argv", [
     ["run", "baseline", "--steps", "1000000000", "-q", "--out", "out"],

@@ -38,14 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ScenarioError as err:
+    except (ScenarioError, UsageError, SweepError) as err:
         print(f"migov: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except UsageError as err:
-        print(f"migov: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except SweepError as err:
-        print(f"migov: error: {err}", file=sys.stderr)
+    except MemoryError:  # a design or a run past the limits, let through with --allow-large
+        print(f"migov: error: {args.command}: not enough memory for what was asked (a design or a run this large "
+              "was let through by --allow-large); ask for fewer runs or steps", file=sys.stderr)
         return EXIT_USAGE
     except SweepInterrupted as stop:
         print(f"migov: {stop}", file=sys.stderr)
