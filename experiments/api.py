@@ -2,7 +2,7 @@
 for any external sampler, and results read back from disk.
 
 Each goes through the code the command line uses: ``run`` through ``sweep.runner.run_scenario``
-(what ``migov run`` runs), ``evaluate`` through ``sweep.engine.run_point`` (what every sweep run
+(what ``migov run`` runs), ``evaluate`` through ``sweep.one_run.run_point`` (what every sweep run
 computes), ``load_results`` through the sweep store's reader. So a notebook, SALib, EMA Workbench
 and ``migov sweep`` get the same numbers for the same point and seed. Nothing here writes files.
 """

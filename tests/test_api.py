@@ -173,6 +173,6 @@ def test_the_examples_in_docs_api_md_run(tmp_path: Path, monkeypatch):
                         assert cmd[0] == "salib", line
                         subprocess.run([sys.executable, "-m", "SALib.scripts.salib", *cmd[1:]], check=True)
             elif "ema_workbench" not in code or importlib.util.find_spec("ema_workbench") is not None:
-                exec(compile(code, str(DOC), "exec"), {"__name__": "docs_api"})
+                exec(compile(code, str(DOC), "exec"), {"__name__": "__main__"})  # as a script runs it
     finally:
         multiprocessing.set_start_method(method, force=True)

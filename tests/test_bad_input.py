@@ -554,3 +554,13 @@ def test_mutated_library_files_are_refused_in_one_line_and_write_nothing(mutant:
         assert_refused(rc, err, "mutant.yaml")
         assert listing(folder) - before <= {"out"}
         assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(("argv", "expect", "more"), [
+    (["run", "baseline", "--steps", "-3"], "run: argument --steps: expected a number >= 1", "migov run --help"),
+    (["run", "baseline", "--seed", "abc"], "run: argument --seed: expected a whole number", "--help"),
+    (["sweep", "sobol_small", "--shard", "3/2"], "sweep: argument --shard", "--help"),
+    (["run", "baseline", "--replicates", "3"], "unrecognized arguments: --replicates 3", "--help"),
+])
+def test_argparse_mistakes_are_one_line_too(here: Path, argv: list[str], expect: str, more: str):
+    refused(here, argv, expect, more)

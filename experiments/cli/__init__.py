@@ -21,8 +21,18 @@ from migov.model import ScenarioError
 COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims, validate)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (a wrong number, an unknown flag) in one line, like every other user
+    mistake, naming the command and pointing at its --help; exit status 2."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("migov").strip()
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USAGE, f"migov: error: {where}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="migov",
         description="Agent-based model of international organisations competing to govern migration.",
     )

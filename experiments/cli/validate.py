@@ -16,7 +16,7 @@ def register(sub) -> None:
                          description="Run a scenario over N replicate seeds and set each stylised fact (IOM and "
                                      "UNHCR money and growth, their ratio, IOM members and field locations, "
                                      "earmarked and NGO shares, GMG membership; figures with their sources) beside "
-                                     "the model's median and 5-95%% band. Facts up to 2014 are in-sample; later "
+                                     "the model's median and 5-95% band. Facts up to 2014 are in-sample; later "
                                      "ones are reported apart as out-of-sample.")
     cmd.add_argument("scenario", metavar="SCENARIO", help="scenario name or path")
     cmd.add_argument("--replicates", "-n", type=positive_int, default=10, help="seeds (default 10)")
