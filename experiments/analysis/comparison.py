@@ -3,10 +3,6 @@ comparison written all or nothing."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,22 +19,13 @@ from migov.experiments.analysis.compare import (
     plot_shares,
 )
 from migov.experiments.analysis.figures import save_figures
-from migov.experiments.common.outdir import MANIFEST, migov_kind
 from migov.experiments.common.storage import atomic_folder, manifest, write_json, write_parquet
-from migov.experiments.sweep.engine import SweepInterrupted, load_results, run_sweep
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN
+from migov.experiments.sweep.kept import run_kept
 from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment, measure_columns
-from migov.experiments.sweep.parallel import default_workers
 from migov.experiments.sweep.provenance import provenance
 from migov.experiments.sweep.runner import package_versions
 from migov.model import ScenarioError, load_scenario
-
-
-def run_store(out: Path) -> Path:
-    """Where a comparison's runs are kept while it runs: a hidden sibling of its output folder, a
-    resumable sweep. An interrupted comparison resumes from it; a finished one removes it."""
-    out = Path(out)
-    return out.parent / f".{out.name}.runs"
 
 
 def comparison_experiment(paths: list[Path], replicates: int, steps: int | None, base_seed: int,
@@ -61,39 +48,17 @@ def comparison_experiment(paths: list[Path], replicates: int, steps: int | None,
     return build_experiment(data, store.with_name(store.name + ".yaml"))  # names it; never written
 
 
-def _stale(store: Path, loaded: LoadedExperiment) -> bool:
-    """An earlier comparison's runs under other settings (seeds, replicates, steps, scenarios or
-    code): migov's own unfinished store, which cannot be resumed and is started again."""
-    if migov_kind(store) != "sweep":
-        return False
-    old = json.loads((store / MANIFEST).read_text(encoding="utf-8"))
-    return old.get("experiment", {}).get("name") == "compare" and old.get("experiment_hash") != loaded.hash
-
-
 def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = None, steps: int | None = None,
                       base_seed: int = 0, quiet: bool = False, store: Path | None = None) -> tuple[Comparison, dict]:
     """Run every scenario over the same replicate seeds on the sweep engine and set them side by
-    side. The runs are kept in ``store`` as they finish (see :func:`run_store`), so an interrupted
+    side. The runs are kept in ``store`` as they finish (see ``sweep.kept``), so an interrupted
     comparison keeps them and the same command resumes it; without ``store`` a temporary one is
     used and removed."""
     labels = [p.stem for p in paths]
     if len(set(labels)) != len(labels):
         raise ScenarioError(", ".join(map(str, paths)), "", "each scenario can be compared once")
     scenarios = {label: load_scenario(p) for label, p in zip(labels, paths, strict=True)}
-    with contextlib.ExitStack() as stack:
-        if store is None:
-            store = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migov-compare-"))) / "runs"
-        store = Path(store)
-        loaded = comparison_experiment(paths, replicates, steps, base_seed, store)
-        if _stale(store, loaded):
-            shutil.rmtree(store)
-        try:
-            run_sweep(loaded, store, workers=workers or default_workers(), quiet=quiet)
-        except SweepInterrupted:
-            status = load_results(store, series=False).runs["status"]
-            raise SweepInterrupted(f"interrupted; {int((status != 'pending').sum())} of {len(status)} runs are "
-                                   f"finished and kept in {store}; run the same command again to resume") from None
-        res = load_results(store)
+    res = run_kept(lambda s: comparison_experiment(paths, replicates, steps, base_seed, s), store, workers, quiet)
     table = res.runs.assign(scenario=[labels[int(p)] for p in res.runs["point"]])
     failures = [{"scenario": r.scenario, "replicate": int(r.replicate), "seed": int(r.seed), "error": r.error}
                 for r in table[table["status"] == "failed"].itertuples()]

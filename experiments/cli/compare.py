@@ -40,8 +40,9 @@ def register(sub) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from migov.experiments.analysis.compare import markdown_table
-    from migov.experiments.analysis.comparison import compare_scenarios, run_store, write_comparison
+    from migov.experiments.analysis.comparison import compare_scenarios, write_comparison
     from migov.experiments.common.outdir import check_destination
+    from migov.experiments.sweep.kept import run_store
 
     if len(args.scenarios) < 2:
         raise UsageError("compare needs at least two scenarios")

@@ -35,8 +35,9 @@ def register(sub) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from migov.experiments.common.outdir import check_destination
+    from migov.experiments.sweep.kept import run_store
     from migov.experiments.validation.facts import FACTS, load_facts
-    from migov.experiments.validation.validate import markdown, run_store, validate_scenario, write_validation
+    from migov.experiments.validation.validate import markdown, validate_scenario, write_validation
 
     check_steps(args.steps, args.allow_large)
     path = find_scenario(args.scenario)

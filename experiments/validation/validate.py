@@ -10,10 +10,6 @@ percent. Only whole simulated years count; a year the run does not cover is "not
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shutil
-import tempfile
 import textwrap
 import warnings
 from dataclasses import dataclass
@@ -22,12 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from migov.experiments.analysis.figures import STYLE, save_figures
-from migov.experiments.common.outdir import MANIFEST, migov_kind
 from migov.experiments.common.storage import atomic_folder, manifest, write_json, write_parquet
-from migov.experiments.sweep.engine import SweepInterrupted, load_results, run_sweep
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN
+from migov.experiments.sweep.kept import run_kept
 from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
-from migov.experiments.sweep.parallel import default_workers
 from migov.experiments.sweep.provenance import provenance
 from migov.experiments.sweep.runner import package_versions
 from migov.experiments.validation.facts import FACTS, LAST_IN_SAMPLE_YEAR, SAMPLES, Fact, Facts, load_facts
@@ -54,13 +48,6 @@ class Validation:
     facts: Facts
 
 
-def run_store(out: Path) -> Path:
-    """Where the runs are kept while validation runs: a hidden sibling of the output folder, a
-    resumable sweep; the same command resumes it after an interruption, a finished run removes it."""
-    out = Path(out)
-    return out.parent / f".{out.name}.runs"
-
-
 def validation_experiment(path: Path, replicates: int, steps: int | None, base_seed: int,
                           store: Path) -> LoadedExperiment:
     """The validation as an experiment in memory: one design point (the scenario), the replicates,
@@ -78,14 +65,6 @@ def validation_experiment(path: Path, replicates: int, steps: int | None, base_s
     if steps:
         data["steps"] = steps
     return build_experiment(data, store.with_name(store.name + ".yaml"))  # names it; never written
-
-
-def _stale(store: Path, loaded: LoadedExperiment) -> bool:
-    """An earlier validation's unfinished runs under other settings: started again."""
-    if migov_kind(store) != "sweep":
-        return False
-    old = json.loads((store / MANIFEST).read_text(encoding="utf-8"))
-    return old.get("experiment", {}).get("name") == NAME and old.get("experiment_hash") != loaded.hash
 
 
 # --------------------------------------------------------------------------- model quantities
@@ -193,20 +172,8 @@ def validate_scenario(path: Path, replicates: int, facts_path: Path = FACTS, wor
     a temporary one is used and removed."""
     facts = load_facts(facts_path)  # before any run: a bad facts file costs nothing
     scenario = load_scenario(path)
-    with contextlib.ExitStack() as stack:
-        if store is None:
-            store = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migov-validate-"))) / "runs"
-        store = Path(store)
-        loaded = validation_experiment(path, replicates, steps, base_seed, store)
-        if _stale(store, loaded):
-            shutil.rmtree(store)
-        try:
-            run_sweep(loaded, store, workers=workers or default_workers(), quiet=quiet)
-        except SweepInterrupted:
-            status = load_results(store, series=False).runs["status"]
-            raise SweepInterrupted(f"interrupted; {int((status != 'pending').sum())} of {len(status)} runs are "
-                                   f"finished and kept in {store}; run the same command again to resume") from None
-        res = load_results(store, agents=True)
+    res = run_kept(lambda s: validation_experiment(path, replicates, steps, base_seed, s), store, workers, quiet,
+                   agents=True)
     table = res.runs
     failures = [{"replicate": int(r.replicate), "seed": int(r.seed), "error": r.error}
                 for r in table[table["status"] == "failed"].itertuples()]
