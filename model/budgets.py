@@ -32,7 +32,8 @@ def settle_budgets(model: MigovModel) -> None:
 
     # offices running projects charge their cost to project money (projectisation); the
     # rest are paid from core, and what core cannot pay closes, idlest first
-    charged = np.minimum((io.office & active).sum(axis=1) * p.office_cost, io.earmarked)
+    projectised = model.scenario.mechanisms.projectised_offices
+    charged = np.minimum((io.office & active).sum(axis=1) * p.office_cost, io.earmarked) if projectised else np.zeros(io.n)
     io.earmarked -= charged
     ledger.spend("offices", float(charged.sum()))
     for i in range(io.n):

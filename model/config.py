@@ -159,6 +159,17 @@ class Simulation(Strict):
     steps: int = P(120, 1, MAX_STEPS, "number of steps to run")
     start_year: int = P(1995, 1800, 2200, "calendar year of step 0")
     steps_per_year: int = P(4, 1, 52, "steps per year (4 = quarters)")
+    spin_up: int = P(0, 0, 400, "steps run before the start and dropped from the outputs, so that offices, projects and strategies start from a state the mechanisms produced rather than a hand-set one")
+
+
+class Mechanisms(Strict):
+    """Switches for ablations (ODD 7.10): each turns one mechanism off, to see which patterns it
+    produces. All are on by default."""
+
+    learning: bool = Field(True, description="organisations adapt their strategies from payoffs (off: strategies stay as initialised)")
+    crisis_response: bool = Field(True, description="organisations appeal in crises and donors answer appeals beyond their regular envelopes")
+    projectised_offices: bool = Field(True, description="offices running projects charge their cost to project money (off: every office is paid from core)")
+    membership: bool = Field(True, description="host states join and leave organisations by what membership gives them (off: members stay as initialised)")
 
 
 class Source(Strict):
@@ -303,6 +314,7 @@ class Scenario(Strict):
     issues: list[str] = Field(default_factory=lambda: list(DEFAULT_ISSUES), min_length=1, description="issue areas")
     issue_sensitivity: dict[str, Unit] = Field(default_factory=dict, description="how sovereignty-sensitive projects on each issue are (default 0.3)")
     parameters: Parameters = Field(default_factory=Parameters, description="behavioural parameters")
+    mechanisms: Mechanisms = Field(default_factory=Mechanisms, description="mechanisms switched on (all by default; turn one off for an ablation)")
     organisations: dict[str, Organisation] = Field(min_length=1, description="international organisations by name")
     donors: dict[str, Donor] = Field(min_length=1, description="donor states by name")
     hosts: dict[str, Host] = Field(min_length=1, description="host governments by name")

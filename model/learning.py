@@ -78,6 +78,8 @@ def normalise(model: MigovModel, raw: np.ndarray) -> np.ndarray:
 def adapt_strategies(model: MigovModel, legitimacy_before: np.ndarray) -> np.ndarray:
     """Update action values from this step's normalised payoff; return the payoffs."""
     io, p = model.io, model.p
+    if not model.scenario.mechanisms.learning:
+        return np.zeros(io.n)
     raw = raw_payoffs(model, legitimacy_before)
     z = normalise(model, raw)
     payoff = z[:, 0] + p.payoff_legitimacy_weight * z[:, 1]
