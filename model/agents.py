@@ -58,6 +58,7 @@ class InternationalOrganisation(FieldAgent):
         "earmarked_funds": "earmarked_funds",
         "income": "income",
         "offices": "offices",
+        "countries": "countries",
         "legitimacy_donors": "legitimacy_donors",
         "legitimacy_hosts": "legitimacy_hosts",
         "legitimacy_peers": "legitimacy_peers",
@@ -91,6 +92,12 @@ class InternationalOrganisation(FieldAgent):
 
     @property
     def offices(self) -> int:
+        """Field locations: country offices and the further locations its projects need."""
+        return int(SUM(self.model.io.locations[self.idx]))
+
+    @property
+    def countries(self) -> int:
+        """Host countries where it has an office."""
         return int(np.count_nonzero(self.model.io.office[self.idx]))
 
     @property

@@ -146,6 +146,8 @@ class Parameters(Strict):
     office_cost: float = P(1.0, 0.0, 100.0, "core funds an office costs per step (millions; about 4m a year for a country office)")
     office_opening_cost: float = P(1.0, 0.0, 1000.0, "core funds to open an office (millions)")
     office_grace: int = P(8, 0, 400, "steps an office survives without a running project")
+    projects_per_location: float = P(2.0, 0.1, 100.0, "running projects one field location can manage: more projects in a country open more field locations there")
+    location_cost: float = P(0.1, 0.0, 100.0, "cost per step of each field location beyond the country office (millions; a sub-office, about 0.4m a year)")
     office_reserve: int = P(4, 0, 400, "steps of office costs an IO keeps in reserve before opening a new office")
     # Learning
     learning_rate: float = P(0.1, 0.0, 1.0, "weight of the latest normalised payoff in an action's value estimate")

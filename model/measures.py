@@ -127,7 +127,8 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["contestations"] = float(model.contests)
     out["host_refusals"] = float(model.hs.refusals.sum())
     out["challenges"] = float(model.challenged.sum())
-    out["offices"] = float(io.office.sum())
+    out["offices"] = float(io.locations.sum())
+    out["countries_present"] = float(io.office.sum())
     budgets = io.core + io.earmarked
     out["budget_gini"] = gini(budgets)
     out["ngo_income_direct"] = float(ng.income_direct.sum())

@@ -149,6 +149,7 @@ class MigovModel(mesa.Model):
         self.challenged = np.zeros((self.io.n, self.hs.n), dtype=bool)
         weight = np.array([o.core_weight for o in scenario.organisations.values()])
         self.core_split = funding._rows_to_shares(funding.core_target(self) * weight[None, :])
+        self.spin_up(scenario.simulation.spin_up)
         self.measures = compute_measures(self)
         self.probs = self.strategy_probabilities()
         self.datacollector = self._make_datacollector(collect_agents)
@@ -156,7 +157,20 @@ class MigovModel(mesa.Model):
 
     # ------------------------------------------------------------------ the schedule
     def step(self) -> None:
-        t = self.steps - 1
+        self.advance(self.steps - 1)
+        if self.steps >= self.horizon:
+            self.running = False
+
+    def spin_up(self, steps: int) -> None:
+        """Run the schedule ``steps`` times before the start (steps -n..-1, before any scheduled
+        event), then forget the log: the first recorded state is one the mechanisms produced
+        (offices with projects, learnt strategies), not the hand-set initial one (ODD 5)."""
+        for t in range(-steps, 0):
+            self.advance(t)
+        self.event_log.clear()
+
+    def advance(self, t: int) -> None:
+        """One pass of the ODD schedule for the step with index ``t`` (negative in the spin-up)."""
         self._reset_tallies()
         legitimacy_before = learning.mean_legitimacy(self)
         self.update_environment(t)  # 1
@@ -170,9 +184,8 @@ class MigovModel(mesa.Model):
         learning.adapt_strategies(self, legitimacy_before)  # 8
         self.measures = compute_measures(self)
         self.probs = self.strategy_probabilities()
-        self.datacollector.collect(self)
-        if self.steps >= self.horizon:
-            self.running = False
+        if t >= 0:
+            self.datacollector.collect(self)
 
     def update_environment(self, t: int) -> None:
         """Phase 1: pressure, uncertainty, scheduled events, donor envelopes; knowledge becomes
@@ -257,12 +270,15 @@ class MigovModel(mesa.Model):
         self.ledger.spend("offices", from_core + from_projects)
         io.office[i, h] = True
         io.office_idle[i, h] = 0
+        io.locations[i, h] = max(1, int(io.locations[i, h]))
         self.log("office", f"{io.names[i]} opens an office in {self.hs.names[h]} {reason}", io.names[i])
 
     def close_office(self, i: int, h: int, reason: str) -> None:
         io = self.io
         io.office[i, h] = False
         io.office_idle[i, h] = 0
+        io.locations[i, h] = 0
+        io.surplus_idle[i, h] = 0
         self.closed_now[i, h] = True
         io.partner_host[i, h] = False
         io.partner_ngo[i, self.ng.host == h] = False
@@ -312,6 +328,8 @@ class MigovModel(mesa.Model):
         return abs(self.holdings() - expected) / scale
 
     def _reset_tallies(self) -> None:
+        """Zero this step's tallies; last step's income becomes the funding shares that contests
+        read (an even split before any income)."""
         io = self.io
         self.contest_hits = np.zeros(io.n)
         self.peer_loss = np.zeros(io.n)
@@ -321,9 +339,8 @@ class MigovModel(mesa.Model):
         self.contests = 0
         self.spend_host = np.zeros(self.hs.n)
         self.closed_now = np.zeros((io.n, self.hs.n), dtype=bool)
-        if getattr(self, "io", None) is not None and self.steps > 0:
-            total = io.income.sum()
-            self.funding_share_io = io.income / total if total > 0 else np.full(io.n, 1.0 / io.n)
+        total = io.income.sum()
+        self.funding_share_io = io.income / total if total > 0 else np.full(io.n, 1.0 / io.n)
         io.income[:] = 0.0
         self.dn.disbursed[:] = 0.0
         self.hs.refusals[:] = 0.0

@@ -67,8 +67,12 @@ class Portfolio:
 
     def active_cells(self, n_io: int, n_host: int) -> np.ndarray:
         """(I, H) bool: where an organisation runs at least one project."""
-        cells = np.zeros((n_io, n_host), dtype=bool)
-        cells[self.cols["bidder"], self.cols["host"]] = True
+        return self.counts(n_io, n_host) > 0
+
+    def counts(self, n_io: int, n_host: int) -> np.ndarray:
+        """(I, H) running projects per organisation and host."""
+        cells = np.zeros((n_io, n_host), dtype=np.int64)
+        np.add.at(cells, (self.cols["bidder"], self.cols["host"]), 1)
         return cells
 
 

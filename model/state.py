@@ -33,6 +33,8 @@ class OrganisationArrays:
     knowledge: Array  # (I, K)
     office: Array  # (I, H) bool
     office_idle: Array  # (I, H) steps since the office last ran a project
+    locations: Array  # (I, H) field locations in each host: 1 per country office, more where projects need them
+    surplus_idle: Array  # (I, H) steps a host has had more field locations than its projects need
     legit_donor: Array  # (I, D)
     legit_host: Array  # (I, H)
     legit_peer: Array  # (I,)
@@ -188,6 +190,8 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
                             for i, o in enumerate(orgs)], dtype=float).reshape(I, K),
         office=office,
         office_idle=np.zeros((I, H), dtype=np.int64),
+        locations=office.astype(np.int64),
+        surplus_idle=np.zeros((I, H), dtype=np.int64),
         legit_donor=np.repeat(legit0[:, None], D, axis=1),
         legit_host=np.repeat(legit0[:, None], H, axis=1),
         legit_peer=legit0.copy(),

@@ -70,6 +70,9 @@ def check_state(m: MigovModel) -> None:
     assert io.partner_io.dtype == np.bool_ and io.partner_host.dtype == np.bool_ and io.partner_ngo.dtype == np.bool_
     assert np.all(io.office_idle >= 0)
     assert np.all(io.office_idle[~io.office] == 0)
+    # field locations: at least the country office where there is one, none where there is not
+    assert np.all(io.locations[io.office] >= 1) and np.all(io.locations[~io.office] == 0)
+    assert np.all(io.surplus_idle >= 0)
     assert np.array_equal(io.partner_io, io.partner_io.T)
     assert not io.partner_io.diagonal().any()
     # partnerships with a government or a local NGO need an office in that host
@@ -105,7 +108,8 @@ def check_state(m: MigovModel) -> None:
 def check_measures(m: MigovModel) -> None:
     ms = m.measures
     assert ms["ledger_error"] <= TOL
-    assert ms["offices"] == float(m.io.office.sum())
+    assert ms["offices"] == float(m.io.locations.sum())
+    assert ms["countries_present"] == float(m.io.office.sum())
     shares = [ms[f"funding_share_{n}"] for n in m.io.names] + [ms["funding_share_NGOs"]]
     if ms["funding_total"] > 0:
         assert all(0.0 <= s <= 1.0 + TOL for s in shares)
@@ -183,7 +187,8 @@ def test_agent_frame_consistent_with_state():
     for i, name in enumerate(m.io.names):
         assert orgs.loc[name, "core_funds"] == pytest.approx(m.io.core[i])
         assert orgs.loc[name, "earmarked_funds"] == pytest.approx(m.io.earmarked[i])
-        assert orgs.loc[name, "offices"] == m.io.office[i].sum()
+        assert orgs.loc[name, "offices"] == m.io.locations[i].sum()
+        assert orgs.loc[name, "countries"] == m.io.office[i].sum()
         assert orgs.loc[name, "legitimacy_peers"] == pytest.approx(m.io.legit_peer[i])
         p = orgs.loc[name, [c for c in orgs.columns if c.startswith("p_")]].to_numpy(dtype=float)
         assert p.sum() == pytest.approx(1.0)

@@ -33,7 +33,7 @@ KEY_MEASURES = [
     ("network_density", "IO-IO partnership density"),
     ("niche_overlap", "mandate overlap (Pianka)"),
     ("mandate_breadth", "mandate breadth (issues)"),
-    ("offices", "country offices"),
+    ("offices", "field locations"),
     ("contestations", "contestations per step"),
     ("host_refusals", "host refusals per step"),
     ("ngo_income_subcontract", "NGO income by subcontract (m/step)"),

@@ -189,7 +189,7 @@ def plot_overview(axes, model_df: pd.DataFrame) -> None:
     axes[1].set_ylabel("funding disbursed\n(billions per year)")
     axes[1].set_title("Money in the field")
     axes[2].plot(df["year"], df["offices"], color="#D55E00", lw=2)
-    axes[2].set_ylabel("country offices")
+    axes[2].set_ylabel("field locations")
     axes[2].set_title("Offices")
     for col, colour, label in (("contestations", "#CC79A7", "contestations"),
                                ("host_refusals", "#E69F00", "host refusals"),

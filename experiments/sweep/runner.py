@@ -42,18 +42,19 @@ class RunResult:
 
 
 def network_frame(m: MigovModel) -> pd.DataFrame:
-    """The partnership network and offices now, as an edge list (with the host's region)."""
+    """The partnership network and offices now, as an edge list (with the host's region); an
+    office edge's ``weight`` is its field locations in that country, other edges weigh 1."""
     io, hs, ng = m.io, m.hs, m.ng
     rows = []
     for i, j in zip(*np.nonzero(np.triu(io.partner_io, 1)), strict=True):
-        rows.append((io.names[i], io.names[j], "global-global", ""))
+        rows.append((io.names[i], io.names[j], "global-global", "", 1))
     for i, h in zip(*np.nonzero(io.partner_host), strict=True):
-        rows.append((io.names[i], hs.names[h], "global-local (government)", hs.region[h]))
+        rows.append((io.names[i], hs.names[h], "global-local (government)", hs.region[h], 1))
     for i, n in zip(*np.nonzero(io.partner_ngo), strict=True):
-        rows.append((io.names[i], ng.names[n], "global-local (NGO)", hs.region[ng.host[n]]))
+        rows.append((io.names[i], ng.names[n], "global-local (NGO)", hs.region[ng.host[n]], 1))
     for i, h in zip(*np.nonzero(io.office), strict=True):
-        rows.append((io.names[i], hs.names[h], "office", hs.region[h]))
-    return pd.DataFrame(rows, columns=["source", "target", "kind", "region"])
+        rows.append((io.names[i], hs.names[h], "office", hs.region[h], int(io.locations[i, h])))
+    return pd.DataFrame(rows, columns=["source", "target", "kind", "region", "weight"])
 
 
 def result_of(m: MigovModel, scenario_name: str = "", wall_time: float = 0.0) -> RunResult:
