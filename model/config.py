@@ -119,6 +119,12 @@ class Parameters(Strict):
     reputation_memory: float = P(0.1, 0.0, 1.0, "weight of the latest project outcome in an efficiency reputation")
     core_concentration: float = P(2.0, 0.0, 10.0, "exponent on legitimacy when donors split core money")
     core_inertia: float = P(0.98, 0.0, 1.0, "share of last step's core split a donor keeps (multi-year pledges)")
+    # Crises and appeals
+    pressure_per_displaced: float = P(1.0, 0.0, 100.0, "jump in migration pressure per million people displaced, spread over the hosts a crisis hits")
+    appeal_mandate: float = P(0.5, 0.0, 1.0, "mandate strength on a crisis issue an organisation needs to launch an appeal")
+    appeal_need: float = P(0.5, 0.0, 10.0, "pressure above its baseline in a host and issue at which present, mandated organisations appeal")
+    appeal_response: float = P(0.5, 0.0, 10.0, "emergency money a donor adds to its envelope at full salience, as a share of the envelope")
+    salience_scale: float = P(2.0, 0.01, 100.0, "appealed need, weighted by the donor's interest in the hosts, at which salience reaches 1 - 1/e")
     # Projects and hosts
     project_duration: int = P(4, 1, 40, "steps a funded project runs and spends")
     subcontract_share: float = P(0.3, 0.0, 1.0, "share of an IO project's programme money passed to local NGOs")
@@ -207,9 +213,16 @@ class Weights(Strict):
     normative: float = P(0.5, 0.0, 10.0, "weight on the bidder's normative standing")
 
 
+class YearValue(Strict):
+    year: float = Field(ge=1800, le=2200, description="calendar year")
+    value: float = Field(ge=0.0, le=1e6, description="the figure in that year")
+
+
 class Donor(Strict):
     envelope: float = P(50.0, 0.0, 1e6, "funding per step at the start (millions)")
     trend: float = P(0.03, -0.5, 0.5, "annual growth rate of the envelope")
+    budget: list[YearValue] = Field(default_factory=list, description="the donor's aid budget by year (USD billion a year, e.g. net ODA), interpolated between years and held beyond them; when given, the envelope is field_share of it and envelope and trend are not used")
+    field_share: float = P(0.02, 0.0, 1.0, "share of the aid budget that goes to the field of migration and displacement in a year without appeals")
     earmarking: float = P(0.6, 0.0, 1.0, "share of the envelope given as earmarked project grants")
     scale_preference: float = P(0.5, 0.0, 1.0, "preference for few large grants over many small ones")
     priorities: dict[str, Weight] = Field(default_factory=dict, description="weight per issue area")
@@ -272,7 +285,14 @@ class Crisis(_Event):
     hosts: list[str] = Field(default_factory=list, description="hosts hit (or give a region)")
     issue: str = Field(description="issue area whose pressure jumps")
     magnitude: float = P(1.0, 0.0, 10.0, "jump in migration pressure")
+    displaced: float | None = P(None, 0.0, 1000.0, "people newly displaced (millions), from data; when given, the jump per host hit is pressure_per_displaced times this over the hosts hit (at most 10), instead of magnitude")
     uncertainty: float = P(0.2, 0.0, 1.0, "jump in uncertainty about future migration")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> Crisis:
+        if self.displaced is not None and "magnitude" in self.model_fields_set:
+            raise ValueError("give either magnitude (a pressure jump) or displaced (millions of people), not both")
+        return self
 
 
 class TrustFund(_Event):
@@ -353,6 +373,13 @@ class Scenario(Strict):
             for a in o.strategy:
                 need(a, set(ACTIONS), f"organisations.{name}.strategy.{a}", "action")
         for name, d in self.donors.items():
+            both = {"envelope", "trend"} & d.model_fields_set
+            if d.budget and both:
+                raise _Ref(f"donors.{name}.{sorted(both)[0]}", "not used when a budget is given (the envelope is "
+                           "field_share of the budget); give one or the other")
+            years = [b.year for b in d.budget]
+            if years != sorted(set(years)):
+                raise _Ref(f"donors.{name}.budget", "expected years in increasing order, each once")
             for k in d.priorities:
                 need(k, issues, f"donors.{name}.priorities.{k}", "issue")
             for r in d.strategic_regions:

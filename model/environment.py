@@ -43,7 +43,7 @@ def apply_events(model: MigovModel, t: int) -> None:
             for h in ev.hosts:
                 hit[hs.names.index(h)] = True
             k = sc.issues.index(ev.issue)
-            hs.pressure[hit, k] += ev.magnitude
+            hs.pressure[hit, k] += crisis_jump(model, ev, int(hit.sum()))
             model.uncertainty_shock += ev.uncertainty
             where = ev.region or ", ".join(ev.hosts)
             model.log("crisis", ev.note or f"crisis: {ev.issue} pressure jumps in {where}", "environment")
@@ -62,6 +62,14 @@ def apply_events(model: MigovModel, t: int) -> None:
             model.log("trust_fund", ev.note or f"{ev.donor} opens a trust fund of {ev.amount:g}m per step", ev.donor)
     model.shocks = [(end, ev) for end, ev in model.shocks if end > t]
     model.trust_funds = [(end, ev) for end, ev in model.trust_funds if end > t]
+
+
+def crisis_jump(model: MigovModel, ev: Crisis, hosts_hit: int) -> float:
+    """The pressure jump in each host a crisis hits: its magnitude, or for a crisis given in
+    people displaced, ``pressure_per_displaced`` per million spread over the hosts hit (at most 10)."""
+    if ev.displaced is None:
+        return ev.magnitude
+    return min(10.0, model.p.pressure_per_displaced * ev.displaced / max(hosts_hit, 1))
 
 
 def designate(model: MigovModel, ev: Compact, t: int) -> None:
@@ -87,9 +95,15 @@ def _fund_hosts(model: MigovModel, regions: list[str]) -> np.ndarray | None:
 
 
 def set_envelopes(model: MigovModel, t: int) -> None:
-    dn = model.dn
-    years = t / model.scenario.simulation.steps_per_year
+    """This step's envelopes: the donor's aid budget from data (field_share of it, interpolated
+    between the years given) or, without a budget, its starting envelope grown by its trend;
+    times the funding scale and any funding shock."""
+    dn, sim = model.dn, model.scenario.simulation
+    years = t / sim.steps_per_year
     dn.envelope[:] = model.p.funding_scale * dn.envelope0 * (1.0 + dn.trend) ** years
+    for d, (y, v) in enumerate(zip(dn.budget_years, dn.budget_per_step, strict=True)):
+        if y.size:
+            dn.envelope[d] = model.p.funding_scale * np.interp(sim.start_year + years, y, v)
     for _, ev in model.shocks:
         if ev.donor == "all":
             dn.envelope *= ev.factor

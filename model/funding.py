@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from .appeals import Appeals
     from .model import MigovModel
 
 
@@ -24,6 +25,11 @@ class Bids:
     bidder: np.ndarray  # bidder index: organisations first, then NGOs
     host: np.ndarray
     issue: np.ndarray
+    appeal: np.ndarray | None = None  # bool: an organisation's appeal in a crisis (None: no appeals)
+
+    def __post_init__(self) -> None:
+        if self.appeal is None:
+            self.appeal = np.zeros(len(self.bidder), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.bidder)
@@ -55,12 +61,13 @@ class Call:
     issues: np.ndarray | None = None  # allowed issue indices, None = all
     hosts: np.ndarray | None = None  # allowed host mask, None = all
     label: str = ""
+    appeals_only: bool = False  # an emergency call, open only to appeals; other calls take no appeals
 
 
-def assemble_bids(model: MigovModel) -> Bids:
+def assemble_bids(model: MigovModel, appeals: Appeals | None = None) -> Bids:
     """Organisations bid where they have offices, on their best-fitting issue there; an IO
     that chose ``bid_for_projects`` also scouts hosts without an office. Each NGO bids in its
-    own host on its best-fitting issue."""
+    own host on its best-fitting issue. Appeals, if any, follow as bids of their own."""
     io, hs, ng = model.io, model.hs, model.ng
     fit = io.mandate[:, None, :] * hs.pressure[None, :, :]  # (I, H, K)
     best = fit.argmax(axis=2)  # (I, H)
@@ -80,11 +87,17 @@ def assemble_bids(model: MigovModel) -> Bids:
     n_issue = n_fit.argmax(axis=1)
     n_ok = n_fit.max(axis=1) > 0
     n_idx = np.flatnonzero(n_ok)
-    return Bids(
+    bids = Bids(
         bidder=np.concatenate([i_idx, io.n + n_idx]).astype(np.int64),
         host=np.concatenate([h_idx, ng.host[n_idx]]).astype(np.int64),
         issue=np.concatenate([best[i_idx, h_idx], n_issue[n_idx]]).astype(np.int64),
     )
+    if appeals is None or len(appeals) == 0:
+        return bids
+    return Bids(bidder=np.concatenate([bids.bidder, appeals.organisation]),
+                host=np.concatenate([bids.host, appeals.host]),
+                issue=np.concatenate([bids.issue, appeals.issue]),
+                appeal=np.concatenate([bids.appeal, np.ones(len(appeals), dtype=bool)]))
 
 
 def bid_features(model: MigovModel, bids: Bids) -> np.ndarray:
@@ -142,7 +155,7 @@ def choose_grants(model: MigovModel, bids: Bids, calls: list[Call]) -> Grants:
     for c_idx, call in enumerate(calls):
         if call.pool <= 0:
             continue
-        ok = np.ones(len(bids), dtype=bool)
+        ok = bids.appeal.copy() if call.appeals_only else ~bids.appeal
         if call.issues is not None:
             ok &= np.isin(bids.issue, call.issues)
         if call.hosts is not None:

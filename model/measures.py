@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 # Measures kept for each organisation: one column ``{measure}_{organisation}`` each in the model
 # table (fund_share only where a trust fund or pooled fund exists), one column each in the long
 # organisation table (``organisation_series``). The column name is made in one place.
-ORGANISATION_MEASURES = ("funding_share", "legitimacy_peers", "mandate_breadth", "fund_share")
+ORGANISATION_MEASURES = ("funding_share", "legitimacy_peers", "mandate_breadth", "fund_share",
+                         "spending_follows_pressure", "spending_follows_donors")
 
 
 def organisation_column(measure: str, organisation: str) -> str:
@@ -87,13 +88,15 @@ def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def spending_alignment(model: MigovModel) -> tuple[float, float]:
+def spending_alignment(model: MigovModel, spending: np.ndarray | None = None) -> tuple[float, float]:
     """Where project money is spent, against need and against donors' interest (Patz &
     Thorvaldsdottir 2020): the rank correlation across hosts of this step's project spending
-    with migration pressure, and with donors' strategic interest (envelope-weighted)."""
+    (all organisations', or the given per-host ``spending``) with migration pressure, and with
+    donors' strategic interest (envelope-weighted). NaN when the spending does not vary."""
     pressure = model.hs.pressure.sum(axis=1)
     interest = model.dn.envelope @ model.dn.host_weight
-    return _rank_corr(model.spend_host, pressure), _rank_corr(model.spend_host, interest)
+    spent = model.spend_host if spending is None else spending
+    return _rank_corr(spent, pressure), _rank_corr(spent, interest)
 
 
 def compute_measures(model: MigovModel) -> dict[str, float]:
@@ -148,6 +151,12 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     follows = spending_alignment(model)
     out["spending_follows_pressure"], out["spending_follows_donors"] = follows
     out["spending_donor_tilt"] = follows[1] - follows[0]
+    for i, name in enumerate(io.names):  # each organisation's own spending (Patz & Thorvaldsdottir)
+        need, donors = spending_alignment(model, model.spend_io_host[i])
+        out[organisation_column("spending_follows_pressure", name)] = need
+        out[organisation_column("spending_follows_donors", name)] = donors
+    out["appeals"] = float(model.appealing.sum())
+    out["emergency_funding"] = model.emergency_received
     out["uncertainty"] = model.uncertainty
     out["ledger_error"] = model.ledger_error()
     return out

@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import budgets, environment, funding, learning, legitimacy, projects
+from . import appeals, budgets, environment, funding, learning, legitimacy, projects
 from .agents import AGENT_CLASSES, NGO, DonorState, HostGovernment, InternationalOrganisation, static_attributes
 from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
 from .measures import compute_measures, organisation_series, pianka_overlap
@@ -130,6 +130,8 @@ class MigovModel(mesa.Model):
         self.venue_visibility = np.zeros(len(scenario.organisations))  # set by the venue, read next step
         self.event_log: list[dict] = []
         self.calls: list = []
+        self.appealing = np.zeros((len(scenario.organisations), len(scenario.hosts), len(self.issues)), dtype=bool)
+        self.emergency = np.zeros(len(scenario.donors))  # donors' answer to appeals this step
         self.fund_received = np.zeros(len(scenario.organisations) + len(scenario.ngos))  # cumulative
         # established where a trust fund opened: offices in at least half of its host countries
         self.fund_incumbent = np.zeros(len(scenario.organisations), dtype=bool)
@@ -222,9 +224,13 @@ class MigovModel(mesa.Model):
         io.partner_ngo &= self.rng.random(io.partner_ngo.shape) >= q
 
     def donors_allocate(self, t: int) -> funding.Grants:
-        """Phase 3: core money to IOs; earmarked calls choose among bids."""
+        """Phase 3: organisations on the ground appeal in crises; core money to IOs; earmarked
+        calls, and donors' emergency calls answering the appeals, choose among bids."""
         levy_total = self.venue.levy(t) if self.venue is not None else 0.0
         calls, core, levy = environment.funding_calls(self, levy_total)
+        appealed = appeals.launch_appeals(self)
+        emergency, self.emergency = appeals.emergency_calls(self, appealed)
+        calls = calls + emergency
         if levy.sum() > 0:
             self.venue.account += float(levy.sum())
             self.dn.disbursed += levy
@@ -236,7 +242,7 @@ class MigovModel(mesa.Model):
         self.ledger.donor_outflow += float(core.sum())
         self.large_grant_threshold = 0.05 * float(self.dn.envelope.sum())
         self.calls = calls
-        bids = funding.assemble_bids(self)
+        bids = funding.assemble_bids(self, appealed)
         return funding.choose_grants(self, bids, calls)
 
     def run_projects(self, grants: funding.Grants) -> None:
@@ -338,6 +344,8 @@ class MigovModel(mesa.Model):
         self.perf_host = np.zeros((io.n, self.hs.n))
         self.contests = 0
         self.spend_host = np.zeros(self.hs.n)
+        self.spend_io_host = np.zeros((io.n, self.hs.n))
+        self.emergency_received = 0.0
         self.closed_now = np.zeros((io.n, self.hs.n), dtype=bool)
         total = io.income.sum()
         self.funding_share_io = io.income / total if total > 0 else np.full(io.n, 1.0 / io.n)

@@ -121,6 +121,8 @@ def disburse(model: MigovModel, grants: Grants) -> None:
     np.add.at(model.dn.disbursed, grants.donor, grants.amount)
     from_fund = np.array([model.calls[c].label == "fund" for c in grants.call], dtype=bool)
     np.add.at(model.fund_received, grants.bidder[from_fund], grants.amount[from_fund])
+    emergency = np.array([model.calls[c].appeals_only for c in grants.call], dtype=bool)
+    model.emergency_received += float(grants.amount[emergency].sum())
     ledger.donor_outflow += float(grants.amount.sum())
     is_io = grants.bidder < io.n
     model.earmarked_received += float(grants.amount.sum())
@@ -183,6 +185,7 @@ def run_projects(model: MigovModel) -> None:
         model.ngo_subcontracted += float(sub.sum())
     ledger.spend("programme", float((spend - sub).sum()))
     np.add.at(model.spend_host, h, spend)  # where project money is spent this step
+    np.add.at(model.spend_io_host, (i, h), spend)
     c["steps_left"] = c["steps_left"] - 1
     done = c["steps_left"] <= 0
     if done.any():

@@ -66,6 +66,8 @@ class DonorArrays:
     names: list[str]
     envelope0: Array  # (D,)
     trend: Array  # (D,)
+    budget_years: list[Array]  # per donor: years of its aid budget series (empty: trend envelope)
+    budget_per_step: list[Array]  # per donor: field_share of the budget in those years, millions per step
     earmarking: Array  # (D,)
     scale: Array  # (D,)
     priorities: Array  # (D, K), rows sum to 1
@@ -220,10 +222,18 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
     for d, spec in enumerate(donors):
         extra = np.array([spec.strategic_regions.get(r, 0.0) for r in regions])
         host_weight[d] = (1.0 + extra) / (1.0 + max(spec.strategic_regions.values(), default=0.0))
+    spy = sc.simulation.steps_per_year
+    budget_years = [np.array([b.year for b in s.budget], dtype=float) for s in donors]
+    budget_per_step = [np.array([b.value for b in s.budget], dtype=float) * 1000.0 / spy * s.field_share
+                       for s in donors]
+    envelope0 = np.array([np.interp(sc.simulation.start_year, y, v) if y.size else s.envelope
+                          for s, y, v in zip(donors, budget_years, budget_per_step, strict=True)])
     dn = DonorArrays(
         names=donor_names,
-        envelope0=np.array([s.envelope for s in donors]),
+        envelope0=envelope0,
         trend=np.array([s.trend for s in donors]),
+        budget_years=budget_years,
+        budget_per_step=budget_per_step,
         earmarking=np.array([s.earmarking for s in donors]),
         scale=np.array([s.scale_preference for s in donors]),
         priorities=_normalise_rows(np.array([_vector(s.priorities, issues) for s in donors]).reshape(D, K)),
@@ -235,7 +245,7 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
                 for w in (s.weights for s in donors)
             ]
         ),
-        envelope=np.array([s.envelope for s in donors]),
+        envelope=envelope0.copy(),
         disbursed=np.zeros(D),
     )
 

@@ -98,10 +98,12 @@ def check_state(m: MigovModel) -> None:
     probs = m.strategy_probabilities()
     assert np.all(np.isfinite(probs))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-9)
-    # a donor never pays out more than its envelope plus the trust funds it runs this step
+    # a donor never pays out more than its envelope plus the trust funds it runs this step and its
+    # emergency money
     trust = np.zeros(dn.n)
     for _, ev in m.trust_funds:
         trust[dn.names.index(ev.donor)] += ev.amount
+    trust = trust + m.emergency  # and what it added in answer to appeals
     assert np.all(dn.disbursed <= dn.envelope + trust + TOL * (1.0 + dn.envelope + trust))
 
 
