@@ -301,7 +301,8 @@ class TrustFund(_Event):
     amount: float = P(100.0, 0.0, 1e6, "money per step (millions), all earmarked")
     duration: int = P(16, 1, 10_000, "steps the fund disburses")
     issues: list[str] = Field(description="issue areas the fund pays for")
-    regions: list[str] = Field(description="host regions the fund pays for")
+    regions: list[str] = Field(default_factory=list, description="host regions the fund pays for (give regions, hosts or both)")
+    hosts: list[str] = Field(default_factory=list, description="host countries the fund pays for, beside its regions")
     grants: int = P(4, 1, 200, "grants per step")
 
 
@@ -407,6 +408,10 @@ class Scenario(Strict):
                     need(k, issues, f"events[{i}].issues[{j}]", "issue")
                 for j, r in enumerate(ev.regions):
                     need(r, regions, f"events[{i}].regions[{j}]", "region")
+                for j, h in enumerate(ev.hosts):
+                    need(h, hosts, f"events[{i}].hosts[{j}]", "host")
+                if not ev.regions and not ev.hosts:
+                    raise _Ref(f"events[{i}]", "a trust fund needs regions or hosts it pays for")
             if isinstance(ev, Compact):
                 need(ev.coordinator, orgs, f"events[{i}].coordinator", "organisation")
                 for j, k in enumerate(ev.issues):

@@ -56,7 +56,8 @@ def apply_events(model: MigovModel, t: int) -> None:
         elif isinstance(ev, TrustFund):
             model.trust_funds.append((t + ev.duration, ev))
             # established: offices in at least half of the fund's host countries when it opens
-            region = _fund_hosts(model, ev.regions)
+            region = _fund_hosts(model, ev.regions, ev.hosts)
+            region = np.ones(model.hs.n, dtype=bool) if region is None else region
             model.fund_incumbent |= model.io.office[:, region].mean(axis=1) >= 0.5
             model.trust_fund_opened = True
             model.log("trust_fund", ev.note or f"{ev.donor} opens a trust fund of {ev.amount:g}m per step", ev.donor)
@@ -85,12 +86,15 @@ def designate(model: MigovModel, ev: Compact, t: int) -> None:
     model.log("compact", text, ev.coordinator)
 
 
-def _fund_hosts(model: MigovModel, regions: list[str]) -> np.ndarray | None:
-    if not regions:
+def _fund_hosts(model: MigovModel, regions: list[str], names: list[str] = ()) -> np.ndarray | None:
+    """The hosts a fund pays for: those in its regions and those it names (None: every host)."""
+    if not regions and not names:
         return None
     hosts = np.zeros(model.hs.n, dtype=bool)
     for r in regions:
         hosts |= model.hs.in_region(r)
+    for h in names:
+        hosts[model.hs.names.index(h)] = True
     return hosts
 
 
@@ -126,7 +130,7 @@ def funding_calls(model: MigovModel, budget_for_venue: float) -> tuple[list[Call
     ]
     share = dn.envelope / total if total > 0 else np.full(dn.n, 1.0 / dn.n)
     for _, ev in model.trust_funds:
-        hosts = _fund_hosts(model, ev.regions)
+        hosts = _fund_hosts(model, ev.regions, ev.hosts if isinstance(ev, TrustFund) else ())
         issues = np.array([sc.issues.index(k) for k in ev.issues]) if ev.issues else None
         if isinstance(ev, TrustFund):
             calls.append(Call(donor=dn.names.index(ev.donor), pool=ev.amount, grants=ev.grants,
