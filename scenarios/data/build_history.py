@@ -217,8 +217,10 @@ def build() -> str:
         "sources": [
             {"seed": "EIU Democracy Index (via Our World in Data)", "passage": hosts_source("regime")},
             {"seed": "World Bank Worldwide Governance Indicators", "passage": hosts_source("capacity")},
-            {"seed": "OECD DAC net ODA by donor", "passage": "donors' aid budgets 1995-2024, scenarios/data/donors.yaml"},
-            {"seed": "UNHCR, OCHA and others", "passage": "crises and institutional events, scenarios/data/crises.yaml"},
+            {"seed": "OECD DAC net ODA by donor",
+             "passage": "donors' aid budgets 1995-2024, scenarios/data/donors.yaml"},
+            {"seed": "UNHCR, OCHA and others",
+             "passage": "crises and institutional events, scenarios/data/crises.yaml"},
             {"seed": "001_63b51afbea11493a.txt",
              "passage": "Project-based funding means that national offices are constantly busy expanding their "
                         "activities and developing new projects"},
