@@ -133,6 +133,12 @@ class Parameters(Strict):
     consent_partnership: float = P(1.0, 0.0, 10.0, "log-odds weight of a partnership with the host government")
     consent_money: float = P(0.5, 0.0, 10.0, "log-odds weight of project size (log millions), times the host's want of money")
     consent_sovereignty: float = P(3.0, 0.0, 20.0, "log-odds penalty of sovereignty sensitivity times issue sensitivity")
+    consent_expertise: float = P(1.0, 0.0, 10.0, "log-odds weight of the IO's visible knowledge of the issue, times the host's want of expertise")
+    consent_contacts: float = P(1.0, 0.0, 10.0, "log-odds weight of the IO's partner standing (its international contacts), times the host's want of contacts")
+    consent_regime: float = P(1.5, 0.0, 10.0, "log-odds penalty of the IO's normative standing (rights it monitors) times the host's authoritarian score")
+    consent_rivalry: float = P(1.0, 0.0, 10.0, "log-odds penalty per agency the host has already taken for the same issue this step: hosts deal with agencies one by one")
+    expulsion_rate: float = P(0.05, 0.0, 1.0, "probability per step that a fully authoritarian, fully sovereignty-minded host expels an IO it no longer finds legitimate")
+    expulsion_legitimacy: float = P(0.15, 0.0, 1.0, "legitimacy with the host below which a host may expel an IO's office")
     ngo_spending_rate: float = P(0.25, 0.0, 1.0, "share of its funds an NGO spends per step")
     # Legitimacy
     legitimacy_decay: float = P(0.02, 0.0, 0.5, "share of legitimacy that fades per step without renewal")

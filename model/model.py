@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import appeals, budgets, environment, funding, learning, legitimacy, projects
+from . import appeals, budgets, environment, funding, hosts, learning, legitimacy, projects
 from .agents import AGENT_CLASSES, NGO, DonorState, HostGovernment, InternationalOrganisation, static_attributes
 from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
 from .measures import compute_measures, organisation_series, pianka_overlap
@@ -180,6 +180,7 @@ class MigovModel(mesa.Model):
         grants = self.donors_allocate(t)  # 3
         self.run_projects(grants)  # 4
         legitimacy.update_legitimacy(self)  # 5
+        hosts.expel_unwelcome(self)  # 5b
         budgets.settle_budgets(self)  # 6
         if self.venue is not None:  # 7
             self.venue.meet(self)
@@ -363,6 +364,7 @@ class MigovModel(mesa.Model):
         io, hs, dn, ng = self.io, self.hs, self.dn, self.ng
         self.overlap = pianka_overlap(io.mandate)
         self.visibility = io.knowledge / (io.knowledge + self.p.knowledge_saturation)
+        self.partner_standing = legitimacy.partner_standing(self)
         local = io.office.astype(float) @ hs.pressure  # (I, K)
         fallback = hs.pressure.mean(axis=0)[None, :]
         local = np.where(io.office.any(axis=1)[:, None], local, fallback)

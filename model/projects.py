@@ -27,22 +27,38 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def consent_probability(model: MigovModel, bidder: np.ndarray, host: np.ndarray, issue: np.ndarray,
-                        amount: np.ndarray) -> np.ndarray:
-    """Probability that a host accepts a project (or an office) from a bidder."""
-    p, io, hs = model.p, model.io, model.hs
+def consent_logit(model: MigovModel, bidder: np.ndarray, host: np.ndarray, issue: np.ndarray,
+                  amount: np.ndarray) -> np.ndarray:
+    """Log-odds that a host accepts a project (or an office) from a bidder: what the host wants from
+    it - money, expertise on the issue, international contacts - against its sovereignty on the
+    issue and, for an authoritarian host, the rights the bidder stands for (Bartels: hosts use IOs
+    for 'financial gains, international contacts and cooperation, or expert knowledge'; Korneev:
+    authoritarian governments challenge IOs' legitimacy)."""
+    p, io, hs, ng = model.p, model.io, model.hs, model.ng
     is_io = bidder < io.n
     i = np.where(is_io, bidder, 0)
+    n = np.where(is_io, 0, bidder - io.n)
     legit = np.where(is_io, io.legit_host[i, host], 0.5)
     partner = np.where(is_io, io.partner_host[i, host], False)
-    x = (
+    expertise = np.where(is_io, model.visibility[i, issue], ng.expertise[n] if ng.n else 0.0)
+    contacts = np.where(is_io, model.partner_standing[i], 0.0)
+    rights = np.where(is_io, io.standing[i], ng.normative[n] if ng.n else 0.0)
+    return (
         p.consent_base
         + p.consent_legitimacy * (legit - 0.5)
         + p.consent_partnership * partner
         + p.consent_money * hs.wants[host, 0] * np.log1p(amount)
+        + p.consent_expertise * hs.wants[host, 2] * expertise
+        + p.consent_contacts * hs.wants[host, 1] * contacts
         - p.consent_sovereignty * hs.sovereignty[host] * model.sensitivity[issue]
+        - p.consent_regime * hs.authoritarian[host] * rights
     )
-    return sigmoid(x)
+
+
+def consent_probability(model: MigovModel, bidder: np.ndarray, host: np.ndarray, issue: np.ndarray,
+                        amount: np.ndarray) -> np.ndarray:
+    """Probability that a host accepts a project (or an office) from a bidder (``consent_logit``)."""
+    return sigmoid(consent_logit(model, bidder, host, issue, amount))
 
 
 @dataclass
@@ -96,11 +112,26 @@ def seed_portfolio(model: MigovModel, portfolio: np.ndarray) -> None:
 
 
 def host_consent(model: MigovModel, grants: Grants) -> np.ndarray:
-    """Draw each host's decision; log refusals. Returns the accepted mask."""
+    """Draw each host's decision; log refusals. Returns the accepted mask.
+
+    Hosts deal with agencies one by one (seed 004: "the multiplication of actors ... is a strategy to
+    preserve governments' sovereign influence"): a host takes the offers for the same issue in the
+    order of what they give it,
+    and each agency it has already taken for that issue this step makes the next one less welcome
+    (``consent_rivalry``), so agencies compete for the host's favour rather than share the work."""
     if len(grants) == 0:
         return np.zeros(0, dtype=bool)
-    prob = consent_probability(model, grants.bidder, grants.host, grants.issue, grants.amount)
-    accepted = model.rng.random(len(grants)) < prob
+    x = consent_logit(model, grants.bidder, grants.host, grants.issue, grants.amount)
+    draw = model.rng.random(len(grants))
+    accepted = np.zeros(len(grants), dtype=bool)
+    taken: dict[tuple[int, int], set[int]] = {}
+    for g in np.lexsort((-x, grants.issue, grants.host)):  # by host and issue, best offer first
+        cell = (int(grants.host[g]), int(grants.issue[g]))
+        rivals = taken.setdefault(cell, set())
+        others = len(rivals - {int(grants.bidder[g])})
+        accepted[g] = draw[g] < sigmoid(x[g] - model.p.consent_rivalry * others)
+        if accepted[g]:
+            rivals.add(int(grants.bidder[g]))
     for g in np.flatnonzero(~accepted):
         h = int(grants.host[g])
         model.hs.refusals[h] += 1

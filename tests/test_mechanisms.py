@@ -417,6 +417,7 @@ def test_consent_falls_with_sovereignty_and_sensitivity():
         hosts={"H1": {"region": "R", "sovereignty": 0.0, "pressure": {"labour": 1}},
                "H2": {"region": "R", "sovereignty": 1.0, "pressure": {"labour": 1}}},
         issue_sensitivity={"labour": 1.0, "development": 0.0},
+        parameters={"consent_expertise": 0.0},  # knowledge differs by issue; isolate sovereignty
     )
     m = MigovModel(sc, seed=0)
     from migov.model.projects import consent_probability
