@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 from migov.experiments.cli.args import ALLOW_LARGE_STEPS, OVERWRITE_HELP, check_steps, positive_int, seed_int
-from migov.model.config import find_scenario
+from migov.model.config import Mechanisms, find_scenario, load_scenario, parse_value
+
+MECHANISMS = tuple(Mechanisms.model_fields)
 
 
 def register(sub) -> None:
@@ -27,6 +29,12 @@ def register(sub) -> None:
     cmd.add_argument("--out", type=Path, default=None,
                      help="output folder, new or empty (default results/validate/SCENARIO)")
     cmd.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    cmd.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="change any scenario field by dotted path for every run (repeatable)")
+    cmd.add_argument("--ablate", action="append", default=[], choices=MECHANISMS, metavar="MECHANISM",
+                     help=f"also run with this mechanism switched off and tabulate what changes (repeatable; "
+                          f"one of {', '.join(MECHANISMS)})")
+    cmd.add_argument("--ablations", action="store_true", help="--ablate every mechanism, one at a time")
     cmd.add_argument("--no-figures", action="store_true", help="do not draw figures")
     cmd.add_argument("--allow-large", action="store_true", help=ALLOW_LARGE_STEPS)
     cmd.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
@@ -44,12 +52,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     facts = args.facts or FACTS
     load_facts(facts)  # a bad facts file is one line before any run
     out = args.out or Path("results") / "validate" / path.stem
+    load_scenario(path, overrides=args.overrides)  # a bad --set is one line before any run
+    overrides = {k.strip(): parse_value(v, "--set", k.strip()) for k, _, v in
+                 (item.partition("=") for item in args.overrides)}
+    ablate = list(MECHANISMS) if args.ablations else list(dict.fromkeys(args.ablate))
     check_destination(out, [path, facts], args.overwrite)  # before the runs, so a refused folder costs nothing
     store = run_store(out)  # the runs, kept as they finish: Ctrl-C keeps them, the same command resumes
+    stores = {name: store.with_name(f"{store.name}-no-{name}") for name in ablate}
     val, prov = validate_scenario(path, args.replicates, facts, args.workers, args.steps, args.seed, args.quiet,
-                                  store)
+                                  store, overrides)
+    for name in ablate:
+        if not args.quiet:
+            print(f"ablation: {name} off")
+        val.ablations[name], _ = validate_scenario(path, args.replicates, facts, args.workers, args.steps, args.seed,
+                                                   args.quiet, stores[name],
+                                                   {**overrides, f"mechanisms.{name}": False})
+    prov["ablations"] = ablate
     write_validation(val, prov, out, figures=not args.no_figures, overwrite=args.overwrite)
-    shutil.rmtree(store)  # the folder holds every replicate's yearly values now
+    for kept in (store, *stores.values()):
+        shutil.rmtree(kept)  # the folder holds every replicate's yearly values now
     if not args.quiet:
         for sample in ("in-sample", "out-of-sample"):
             print(f"\n{sample[0].upper() + sample[1:]} (model median and 5-95% band over {args.replicates} "
@@ -57,5 +78,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(markdown(val.table, sample, sources=False))
         if prov["failures"]:
             print(f"\n{len(prov['failures'])} runs failed; see manifest.json")
-        print(f"\nResults in {out}/ (validation.parquet/.md, values.parquet, annual.parquet, figures/)")
+        if ablate:
+            from migov.experiments.validation.validate import ablation_markdown, ablation_table
+
+            print("\nAblations (model median; * = record inside the 5-95% band):")
+            print(ablation_markdown(ablation_table(val)))
+        print(f"\nResults in {out}/ (validation.parquet/.md, values.parquet, annual.parquet, "
+              f"{'ablations.parquet, ' if ablate else ''}figures/)")
     return 0

@@ -23,7 +23,7 @@ SAMPLES = {"in": "in-sample", "out": "out-of-sample"}
 # What each model quantity is, in words (the table's ``measure`` column and the docs)
 QUANTITIES = {
     "income": "{organisation}'s income (core + accepted grants), sum of the year's quarters, USD million per year",
-    "offices": "{organisation}'s offices (hosts with an office) after the year's last quarter",
+    "offices": "{organisation}'s field locations (country offices and sub-offices) after the year's last quarter",
     "earmarked_share": "earmarked money received by organisations and NGOs, % of all donor money received in the year",
     "ngo_direct_share": "NGOs' direct grants, % of all donor money received in the year",
     "ngo_subcontract_share": "money reaching NGOs through organisations' subcontracts, % of all donor money received "

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import textwrap
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,17 +47,20 @@ class Validation:
     values: pd.DataFrame  # each replicate's model value for each row of the table
     annual: pd.DataFrame  # each replicate's yearly quantities (run_id, replicate, seed, year, quantity columns)
     facts: Facts
+    ablations: dict[str, Validation] = field(default_factory=dict)  # the same with one mechanism switched off
 
 
 def validation_experiment(path: Path, replicates: int, steps: int | None, base_seed: int,
-                          store: Path) -> LoadedExperiment:
-    """The validation as an experiment in memory: one design point (the scenario), the replicates,
-    every step of the series and the agents (per-organisation income and offices) kept."""
+                          store: Path, overrides: dict[str, Any] | None = None) -> LoadedExperiment:
+    """The validation as an experiment in memory: one design point (the scenario, with any
+    ``overrides`` by dotted path, e.g. a mechanism switched off), the replicates, every step of the
+    series and the agents (per-organisation income and offices) kept."""
+    fixed = {key: {"levels": [value]} for key, value in (overrides or {}).items()}
     data = {
         "name": NAME,
         "description": f"migov validate {path.stem}",
         "scenario": str(path.resolve()),
-        "parameters": {SCENARIO_COLUMN: {"levels": [str(path.resolve())]}},
+        "parameters": {SCENARIO_COLUMN: {"levels": [str(path.resolve())]}, **fixed},
         "design": {"type": "grid"},
         "replicates": replicates,
         "seed": base_seed,
@@ -166,14 +170,15 @@ def compare_facts(facts: Facts, annual: pd.DataFrame, runs: pd.DataFrame) -> tup
 # --------------------------------------------------------------------------- running
 def validate_scenario(path: Path, replicates: int, facts_path: Path = FACTS, workers: int | None = None,
                       steps: int | None = None, base_seed: int = 0, quiet: bool = False,
-                      store: Path | None = None) -> tuple[Validation, dict]:
+                      store: Path | None = None, overrides: dict[str, Any] | None = None) -> tuple[Validation, dict]:
     """Run the scenario's replicates on the sweep engine and set each fact beside them. The runs
     are kept in ``store`` as they finish, so an interrupted validation resumes; without ``store``
-    a temporary one is used and removed."""
+    a temporary one is used and removed. ``overrides`` (dotted path -> value) change the scenario
+    for every run, as ``--set`` does."""
     facts = load_facts(facts_path)  # before any run: a bad facts file costs nothing
-    scenario = load_scenario(path)
-    res = run_kept(lambda s: validation_experiment(path, replicates, steps, base_seed, s), store, workers, quiet,
-                   agents=True)
+    scenario = load_scenario(path, overrides=overrides or None)
+    res = run_kept(lambda s: validation_experiment(path, replicates, steps, base_seed, s, overrides), store,
+                   workers, quiet, agents=True)
     table = res.runs
     failures = [{"replicate": int(r.replicate), "seed": int(r.seed), "error": r.error}
                 for r in table[table["status"] == "failed"].itertuples()]
@@ -188,6 +193,7 @@ def validate_scenario(path: Path, replicates: int, facts_path: Path = FACTS, wor
         "command": "validate",
         "scenario": {"name": path.stem, "file": str(path), "hash": scenario.content_hash(), "title": scenario.title},
         "facts_file": str(facts_path),
+        "overrides": dict(overrides or {}),
         "last_in_sample_year": LAST_IN_SAMPLE_YEAR,
         "band_percentiles": list(BAND),
         "replicates": replicates,
@@ -235,6 +241,35 @@ def markdown(table: pd.DataFrame, sample: str | None = None, sources: bool = Tru
     return "\n".join(lines)
 
 
+def ablation_table(val: Validation) -> pd.DataFrame:
+    """Each fact row's record beside the model's median with every mechanism on and with each
+    switched off in turn (``val.ablations``), and whether the record stays inside the band."""
+    keys = ["fact", "years"]
+    out = val.table[[*keys, "sample", "units", "record", "record_approx", "model_median", "inside_band"]].copy()
+    out = out.rename(columns={"model_median": "all_on", "inside_band": "all_on_inside"})
+    for name, other in val.ablations.items():
+        part = other.table[[*keys, "model_median", "inside_band"]].rename(
+            columns={"model_median": f"no_{name}", "inside_band": f"no_{name}_inside"})
+        out = out.merge(part, on=keys, how="left")
+    return out
+
+
+def ablation_markdown(table: pd.DataFrame) -> str:
+    """The ablation table as markdown: record, median with all mechanisms, median with each off
+    (* marks a median whose 5-95% band holds the record)."""
+    names = [c[3:] for c in table.columns if c.startswith("no_") and not c.endswith("_inside")]
+    head = ["fact", "year(s)", "sample", "record", "all on", *[f"no {n.replace('_', ' ')}" for n in names]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    def cell(r: dict, col: str) -> str:
+        return _number(r[col]) + ("*" if r[f"{col}_inside"] == "yes" else "")
+
+    for r in table.to_dict("records"):
+        cells = [r["fact"], r["years"], r["sample"], ("~" if r["record_approx"] else "") + _number(r["record"]),
+                 cell(r, "all_on"), *[cell(r, f"no_{n}") for n in names]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def report(val: Validation, prov: dict) -> str:
     """validation.md: what was run, then the in-sample and the out-of-sample table."""
     parts = [f"# Validation of `{val.scenario}` against stylised facts", "",
@@ -244,6 +279,10 @@ def report(val: Validation, prov: dict) -> str:
              "reported apart and steer nothing.", ""]
     for key in ("in-sample", "out-of-sample"):
         parts += [f"## {key[0].upper() + key[1:]}", "", markdown(val.table, key), ""]
+    if val.ablations:
+        parts += ["## Ablations", "", "The model's median with every mechanism on and with each switched off "
+                  "in turn (`mechanisms.NAME=false`), same seeds; * marks a median whose 5-95% band holds "
+                  "the record.", "", ablation_markdown(ablation_table(val)), ""]
     parts += ["## Model measures", ""]
     for fact in val.facts.facts:
         parts.append(f"- `{fact.id}` ({fact.comparison}): {fact.measure_text()}" + (f". {fact.note}" if fact.note
@@ -298,7 +337,10 @@ def write_validation(val: Validation, prov: dict, out: Path, figures: bool = Tru
 
     def fill(tmp: Path) -> None:
         files = []
-        for name, df in (("validation", val.table), ("values", val.values), ("annual", val.annual)):
+        tables = [("validation", val.table), ("values", val.values), ("annual", val.annual)]
+        if val.ablations:
+            tables.append(("ablations", ablation_table(val)))
+        for name, df in tables:
             write_parquet(df, tmp / f"{name}.parquet", prov)
             files.append(f"{name}.parquet")
         (tmp / "validation.md").write_text(report(val, prov), encoding="utf-8")
