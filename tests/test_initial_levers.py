@@ -11,7 +11,9 @@ from migov.model.config import ScenarioError, load_scenario
 
 
 def _initial(overrides: list[str]) -> MigovModel:
-    return MigovModel(load_scenario("baseline", overrides=overrides), seed=0, steps=0, collect_agents=False)
+    """The state the levers set: the baseline without its spin-up, which would move it on."""
+    sc = load_scenario("baseline", overrides=[*overrides, "simulation.spin_up=0"])
+    return MigovModel(sc, seed=0, steps=0, collect_agents=False)
 
 
 def test_knowledge_stock_is_a_lever():

@@ -237,7 +237,8 @@ def test_agent_vars_are_the_state_and_the_same_as_agent_frame(baseline):
     io = m.io
     for i, name in enumerate(io.names):
         assert last.loc[name, "budget"] == io.core[i] + io.earmarked[i]
-        assert last.loc[name, "offices"] == io.office[i].sum()
+        assert last.loc[name, "offices"] == io.locations[i].sum()
+        assert last.loc[name, "countries"] == io.office[i].sum()
         assert last.loc[name, "p_contest_rival"] == m.probs[i, -1]
     for h, name in enumerate(m.hs.names):
         assert last.loc[name, "pressure"] == m.hs.pressure[h].sum()
