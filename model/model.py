@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import budgets, environment, funding, learning, legitimacy, projects
+from . import budgets, environment, funding, learning, legitimacy, membership, projects
 from .agents import AGENT_CLASSES, NGO, DonorState, HostGovernment, InternationalOrganisation, static_attributes
 from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
 from .measures import compute_measures, organisation_series, pianka_overlap
@@ -165,6 +165,7 @@ class MigovModel(mesa.Model):
         self.run_projects(grants)  # 4
         legitimacy.update_legitimacy(self)  # 5
         budgets.settle_budgets(self)  # 6
+        membership.update_membership(self)  # 6b
         if self.venue is not None:  # 7
             self.venue.meet(self)
         learning.adapt_strategies(self, legitimacy_before)  # 8
@@ -307,8 +308,8 @@ class MigovModel(mesa.Model):
     def ledger_error(self) -> float:
         """Relative gap between money held and money received minus money spent."""
         lg = self.ledger
-        expected = lg.initial_holdings + lg.donor_outflow - sum(lg.spent.values())
-        scale = max(1.0, lg.initial_holdings + lg.donor_outflow)
+        expected = lg.initial_holdings + lg.donor_outflow + lg.contributions - sum(lg.spent.values())
+        scale = max(1.0, lg.initial_holdings + lg.donor_outflow + lg.contributions)
         return abs(self.holdings() - expected) / scale
 
     def _reset_tallies(self) -> None:
@@ -320,6 +321,7 @@ class MigovModel(mesa.Model):
         self.perf_host = np.zeros((io.n, self.hs.n))
         self.contests = 0
         self.spend_host = np.zeros(self.hs.n)
+        self.spend_io_host = np.zeros((io.n, self.hs.n))
         self.closed_now = np.zeros((io.n, self.hs.n), dtype=bool)
         if getattr(self, "io", None) is not None and self.steps > 0:
             total = io.income.sum()

@@ -35,10 +35,12 @@ def consent_probability(model: MigovModel, bidder: np.ndarray, host: np.ndarray,
     i = np.where(is_io, bidder, 0)
     legit = np.where(is_io, io.legit_host[i, host], 0.5)
     partner = np.where(is_io, io.partner_host[i, host], False)
+    member = np.where(is_io, io.member[i, host], False)
     x = (
         p.consent_base
         + p.consent_legitimacy * (legit - 0.5)
         + p.consent_partnership * partner
+        + p.consent_membership * member
         + p.consent_money * hs.wants[host, 0] * np.log1p(amount)
         - p.consent_sovereignty * hs.sovereignty[host] * model.sensitivity[issue]
     )
@@ -179,6 +181,7 @@ def run_projects(model: MigovModel) -> None:
         model.ngo_subcontracted += float(sub.sum())
     ledger.spend("programme", float((spend - sub).sum()))
     np.add.at(model.spend_host, h, spend)  # where project money is spent this step
+    np.add.at(model.spend_io_host, (i, h), spend)  # and whose: what membership of the IO brings the host
     c["steps_left"] = c["steps_left"] - 1
     done = c["steps_left"] <= 0
     if done.any():
