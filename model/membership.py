@@ -59,9 +59,15 @@ def update_membership(model: MigovModel) -> None:
     if not model.scenario.mechanisms.membership:
         return
     benefit = membership_benefit(model)
-    review = model.rng.random(io.member.shape) < p.membership_review
-    joins = review & ~io.member & (benefit > cost[None, :])
-    leaves = review & io.member & (benefit < (1.0 - p.membership_exit_cost) * cost[None, :])
+    would_join = ~io.member & (benefit > cost[None, :])
+    would_leave = io.member & (benefit < (1.0 - p.membership_exit_cost) * cost[None, :])
+    # a review draw only for the pairs whose review would change something (in order of the
+    # flattened (I, H) array): the same hazard, and a field where nobody wants to change draws nothing
+    pending = np.flatnonzero(would_join | would_leave)
+    changes = np.zeros(io.member.size, dtype=bool)
+    changes[pending] = model.rng.random(pending.size) < p.membership_review
+    changes = changes.reshape(io.member.shape)
+    joins, leaves = changes & would_join, changes & would_leave
     io.member[:] = (io.member | joins) & ~leaves
     for i, h in zip(*np.nonzero(joins | leaves), strict=True):
         verb = "joins" if joins[i, h] else "leaves"
