@@ -52,7 +52,8 @@ class MoneyTally:
         # this step: holdings change == money in from donors - money spent
         assert abs((holdings - self.holdings) - (step_out - step_spent)) <= TOL * scale
         # cumulatively: holdings == initial core + donor outflow - spending
-        assert abs(holdings - (self.initial + self.outflow + self.contributions - sum(spent_now.values()))) <= TOL * scale
+        received = self.initial + self.outflow + self.contributions
+        assert abs(holdings - (received - sum(spent_now.values()))) <= TOL * scale
         # the ledger's own record of donor outflow and contributions agrees with the tally
         assert abs(m.ledger.donor_outflow - self.outflow) <= TOL * scale
         assert abs(m.ledger.contributions - self.contributions) <= TOL * scale
