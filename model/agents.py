@@ -66,6 +66,7 @@ class InternationalOrganisation(FieldAgent):
         "mandate_breadth": "mandate_breadth",
         "reputation": "reputation",
         "partners": "partner_count",
+        "members": "member_count",
         **{f"p_{action}": f"p_{action}" for action in ACTIONS},
     }
 
@@ -122,6 +123,11 @@ class InternationalOrganisation(FieldAgent):
     @property
     def partner_count(self) -> int:
         return int(np.count_nonzero(self.model.io.partner_io[self.idx]))
+
+    @property
+    def member_count(self) -> int:
+        """Host states that are members of it (ODD 7.7, membership)."""
+        return int(np.count_nonzero(self.model.io.member[self.idx]))
 
     @property
     def income(self) -> float:

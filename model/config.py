@@ -140,6 +140,13 @@ class Parameters(Strict):
     expulsion_rate: float = P(0.05, 0.0, 1.0, "probability per step that a fully authoritarian, fully sovereignty-minded host expels an IO it no longer finds legitimate")
     expulsion_legitimacy: float = P(0.15, 0.0, 1.0, "legitimacy with the host below which a host may expel an IO's office")
     ngo_spending_rate: float = P(0.25, 0.0, 1.0, "share of its funds an NGO spends per step")
+    consent_membership: float = P(1.0, 0.0, 10.0, "log-odds weight of the host being a member of the organisation")
+    # Membership of organisations
+    membership_contribution: float = P(0.1, 0.0, 100.0, "assessed contribution a member host pays into the organisation's core funds per step, times its state capacity (millions)")
+    membership_money_value: float = P(0.1, 0.0, 1.0, "share of an organisation's recent project spending in a host that the host credits to membership, times its want of money")
+    membership_contacts_value: float = P(0.1, 0.0, 100.0, "worth to a host (millions per step) of an organisation's office and of its regional peers' membership, times its want of contacts")
+    membership_exit_cost: float = P(0.5, 0.0, 1.0, "switching cost as a share of the contribution: a member leaves only when its benefit falls below (1 - this) times the contribution")
+    membership_review: float = P(0.25, 0.0, 1.0, "probability per step that a host reviews its membership of an organisation")
     # Legitimacy
     legitimacy_decay: float = P(0.02, 0.0, 0.5, "share of legitimacy that fades per step without renewal")
     gain_knowledge: float = P(0.03, 0.0, 0.5, "legitimacy gain per unit of visible, relevant knowledge")
@@ -208,6 +215,8 @@ class Organisation(Strict):
     partners: list[str] = Field(default_factory=list, description="organisations it is in a global-global partnership with at the start (symmetric)")
     working_groups: list[str] = Field(default_factory=list, description="hosts whose government it works with at the start (needs an office there)")
     strategy: dict[str, ActionValue] = Field(default_factory=dict, description="initial action values (default 0 for all)")
+    members: list[str] = Field(default_factory=list, description="host or region names that are member states at the start ('all' for every host; default none: hosts join by the membership rule)")
+    un_system: bool = Field(False, description="part of the UN system at the start (eligible for venues open only to UN organisations)")
 
 
 class Weights(Strict):
@@ -270,6 +279,10 @@ class Venue(Strict):
     secretariat: bool = Field(False, description="a permanent secretariat sets the agenda and ensures continuity")
     budget: float = P(0.0, 0.0, 1e4, "venue budget per step, paid pro rata by donors (millions)")
     product_probability: float = P(0.3, 0.0, 1.0, "chance per step of a joint product without budget or secretariat")
+    admission: Literal["closed", "open", "majority", "consensus"] = Field("closed", description="how the venue admits an applicant: never (closed), always (open), when most members accept (majority) or every member (consensus)")
+    un_only: bool = Field(False, description="only organisations of the UN system may apply (members given at the start stay)")
+    rivalry: float = P(0.5, 0.0, 1.0, "how far a member's mandate overlap with an applicant makes it refuse: it accepts with probability 1 - rivalry x overlap")
+    admission_threshold: float = P(0.05, 0.0, 1.0, "worth of the venue to a non-member (product rate times mandate fit times want of standing) above which it applies")
 
 
 # --------------------------------------------------------------------------- events
@@ -328,7 +341,17 @@ class Compact(_Event):
     indicator_weight: float = P(0.5, 0.0, 10.0, "added to every donor's weight on knowledge by the indicator framework")
 
 
-Event = Annotated[FundingShock | Crisis | TrustFund | Compact, Field(discriminator="type")]
+class UNSystemEntry(_Event):
+    """An organisation joins the UN system (IOM, 2016). Its consequences are modelled, not its
+    outcome: it becomes eligible for venues open only to UN organisations and gains normative
+    standing; its budget and members are left to the mechanisms."""
+
+    type: Literal["un_system_entry"]
+    organisation: str = Field(description="organisation that joins the UN system")
+    authority: float = P(0.1, 0.0, 1.0, "normative standing joining the UN system adds to the organisation")
+
+
+Event = Annotated[FundingShock | Crisis | TrustFund | Compact | UNSystemEntry, Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- scenario
@@ -379,6 +402,8 @@ class Scenario(Strict):
                 need(place, hosts | regions, f"organisations.{name}.offices[{i}]", "host or region")
             for a in o.strategy:
                 need(a, set(ACTIONS), f"organisations.{name}.strategy.{a}", "action")
+            for i, place in enumerate(o.members):
+                need(place, hosts | regions | {"all"}, f"organisations.{name}.members[{i}]", "host, region or 'all'")
         for name, d in self.donors.items():
             both = {"envelope", "trend"} & d.model_fields_set
             if d.budget and both:
@@ -418,6 +443,8 @@ class Scenario(Strict):
                     need(h, hosts, f"events[{i}].hosts[{j}]", "host")
                 if not ev.regions and not ev.hosts:
                     raise _Ref(f"events[{i}]", "a trust fund needs regions or hosts it pays for")
+            if isinstance(ev, UNSystemEntry):
+                need(ev.organisation, orgs, f"events[{i}].organisation", "organisation")
             if isinstance(ev, Compact):
                 need(ev.coordinator, orgs, f"events[{i}].coordinator", "organisation")
                 for j, k in enumerate(ev.issues):
@@ -498,7 +525,7 @@ def _format_pydantic(err: ValidationError) -> tuple[str, str]:
 
 
 _UNION_TAGS = {"int", "float", "str", "bool", "none"}
-_EVENT_TAGS = {"funding_shock", "crisis", "trust_fund", "compact"}
+_EVENT_TAGS = {"funding_shock", "crisis", "trust_fund", "compact", "un_system_entry"}
 
 
 def _field_loc(loc: tuple) -> list:

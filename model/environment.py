@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import Compact, Crisis, FundingShock, TrustFund
+from .config import Compact, Crisis, FundingShock, TrustFund, UNSystemEntry
 from .funding import Call, grant_count
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ def apply_events(model: MigovModel, t: int) -> None:
             model.log("funding_shock", ev.note or f"{who}: funding x{ev.factor:g} for {ev.duration} steps", who)
         elif isinstance(ev, Compact):
             designate(model, ev, t)
+        elif isinstance(ev, UNSystemEntry):
+            enter_un_system(model, ev)
         elif isinstance(ev, TrustFund):
             model.trust_funds.append((t + ev.duration, ev))
             # established: offices in at least half of the fund's host countries when it opens
@@ -84,6 +86,17 @@ def designate(model: MigovModel, ev: Compact, t: int) -> None:
     text = ev.note or (f"a compact designates {ev.coordinator} as coordinator"
                        + (f" and opens a pooled fund of {ev.fund:g}m per step" if ev.fund > 0 else ""))
     model.log("compact", text, ev.coordinator)
+
+
+def enter_un_system(model: MigovModel, ev: UNSystemEntry) -> None:
+    """An organisation joins the UN system: it becomes eligible where only UN organisations may
+    apply (a venue's ``un_only`` rule) and gains normative standing. Nothing else is set: what
+    follows for its funding and members is left to donors and hosts."""
+    io = model.io
+    i = io.names.index(ev.organisation)
+    io.un_system[i] = True
+    io.authority[i] = min(1.0, io.authority[i] + ev.authority)
+    model.log("un_system_entry", ev.note or f"{ev.organisation} joins the UN system", ev.organisation)
 
 
 def _fund_hosts(model: MigovModel, regions: list[str], names: list[str] = ()) -> np.ndarray | None:

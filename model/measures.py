@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # Measures kept for each organisation: one column ``{measure}_{organisation}`` each in the model
 # table (fund_share only where a trust fund or pooled fund exists), one column each in the long
 # organisation table (``organisation_series``). The column name is made in one place.
-ORGANISATION_MEASURES = ("funding_share", "legitimacy_peers", "mandate_breadth", "fund_share",
+ORGANISATION_MEASURES = ("funding_share", "legitimacy_peers", "mandate_breadth", "members", "fund_share",
                          "spending_follows_pressure", "spending_follows_donors")
 
 
@@ -132,6 +132,11 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["challenges"] = float(model.challenged.sum())
     out["offices"] = float(io.locations.sum())
     out["countries_present"] = float(io.office.sum())
+    members = io.member.sum(axis=1)
+    for i, name in enumerate(io.names):  # member states of each organisation (ODD 7.6b)
+        out[organisation_column("members", name)] = float(members[i])
+    if model.venue is not None:
+        out["venue_members"] = float(len(model.venue.members))
     budgets = io.core + io.earmarked
     out["budget_gini"] = gini(budgets)
     out["ngo_income_direct"] = float(ng.income_direct.sum())

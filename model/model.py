@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import appeals, budgets, environment, funding, hosts, learning, legitimacy, projects
+from . import appeals, budgets, environment, funding, hosts, learning, legitimacy, membership, projects
 from .agents import AGENT_CLASSES, NGO, DonorState, HostGovernment, InternationalOrganisation, static_attributes
 from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
 from .measures import compute_measures, organisation_series, pianka_overlap
@@ -182,6 +182,7 @@ class MigovModel(mesa.Model):
         legitimacy.update_legitimacy(self)  # 5
         hosts.expel_unwelcome(self)  # 5b
         budgets.settle_budgets(self)  # 6
+        membership.update_membership(self)  # 6b
         if self.venue is not None:  # 7
             self.venue.meet(self)
         learning.adapt_strategies(self, legitimacy_before)  # 8
@@ -330,8 +331,8 @@ class MigovModel(mesa.Model):
     def ledger_error(self) -> float:
         """Relative gap between money held and money received minus money spent."""
         lg = self.ledger
-        expected = lg.initial_holdings + lg.donor_outflow - sum(lg.spent.values())
-        scale = max(1.0, lg.initial_holdings + lg.donor_outflow)
+        expected = lg.initial_holdings + lg.donor_outflow + lg.contributions - sum(lg.spent.values())
+        scale = max(1.0, lg.initial_holdings + lg.donor_outflow + lg.contributions)
         return abs(self.holdings() - expected) / scale
 
     def _reset_tallies(self) -> None:

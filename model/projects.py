@@ -40,6 +40,7 @@ def consent_logit(model: MigovModel, bidder: np.ndarray, host: np.ndarray, issue
     n = np.where(is_io, 0, bidder - io.n)
     legit = np.where(is_io, io.legit_host[i, host], 0.5)
     partner = np.where(is_io, io.partner_host[i, host], False)
+    member = np.where(is_io, io.member[i, host], False)
     expertise = np.where(is_io, model.visibility[i, issue], ng.expertise[n] if ng.n else 0.0)
     contacts = np.where(is_io, model.partner_standing[i], 0.0)
     rights = np.where(is_io, io.standing[i], ng.normative[n] if ng.n else 0.0)
@@ -47,6 +48,7 @@ def consent_logit(model: MigovModel, bidder: np.ndarray, host: np.ndarray, issue
         p.consent_base
         + p.consent_legitimacy * (legit - 0.5)
         + p.consent_partnership * partner
+        + p.consent_membership * member
         + p.consent_money * hs.wants[host, 0] * np.log1p(amount)
         + p.consent_expertise * hs.wants[host, 2] * expertise
         + p.consent_contacts * hs.wants[host, 1] * contacts

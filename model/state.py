@@ -50,6 +50,9 @@ class OrganisationArrays:
     payoff_scale: Array  # (I, 2) running mean absolute deviation of each payoff part
     learning_steps: Array  # (I,) steps learnt from so far
     chosen: Array  # (I, A) bool: actions taken this step
+    member: Array  # (I, H) bool: the host is a member state of the organisation
+    project_money_avg: Array  # (I, H) moving average of the organisation's project spending in the host
+    un_system: Array  # (I,) bool: part of the UN system
 
     @property
     def n(self) -> int:
@@ -138,6 +141,7 @@ class Ledger:
         }
     )
     overhead: float = 0.0  # cumulative overhead moved from project money to core
+    contributions: float = 0.0  # cumulative assessed contributions of member hosts (money entering the field)
     initial_holdings: float = 0.0
 
     def spend(self, kind: str, amount: float) -> None:
@@ -175,6 +179,10 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
     for i, o in enumerate(orgs):
         for place in o.offices:
             office[i] |= np.array([h == place or r == place for h, r in zip(host_names, regions, strict=True)])
+    member = np.zeros((I, H), dtype=bool)
+    for i, o in enumerate(orgs):
+        for place in o.members:
+            member[i] |= np.array([place in (h, r, "all") for h, r in zip(host_names, regions, strict=True)])
     legit0 = np.array([o.legitimacy for o in orgs])
     record = np.array([o.track_record for o in orgs])
     io = OrganisationArrays(
@@ -209,6 +217,9 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
         payoff_scale=np.zeros((I, 2)),
         learning_steps=np.zeros(I, dtype=np.int64),
         chosen=np.zeros((I, A), dtype=bool),
+        member=member,
+        project_money_avg=np.zeros((I, H)),
+        un_system=np.array([o.un_system for o in orgs], dtype=bool),
     )
 
     donors = [sc.donors[d] for d in donor_names]

@@ -8,6 +8,13 @@ joint statement) appears with some probability; its agenda is the chair's own st
 secretariat sets a common agenda. Products add knowledge on the agenda issue to every member,
 visibility with peers, and may tie two members in a partnership (working-level
 relationships). A budget, paid pro rata by donors, pays for products and makes them likelier.
+
+The venue grows by its own admission rule (ODD 7.7): at the start of each chair term a
+non-member applies when the venue is worth it (its record of products, times how far its mandate
+fits the members' common agenda, times its want of standing among peers), and the members
+admit it under the rule: never (closed), always (open), by majority or by consensus, each member
+less likely to accept a candidate the closer its mandate is to its own (a rival: 'overlapping
+fields of competence'). Membership decides who chairs, who gains from products, who is tied.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ class CoordinationVenue:
         spec = model.scenario.venue
         assert spec is not None
         self.spec = spec
-        self.members = np.array([model.io.names.index(m) for m in spec.members], dtype=np.int64)
+        self.members = np.array([model.io.names.index(m) for m in spec.members], dtype=np.int64)  # in order of joining
         self.start = model.scenario.step_of(spec.start, "venue.start")
         self.account = 0.0
         self.chair: int | None = None
@@ -37,6 +44,43 @@ class CoordinationVenue:
     def levy(self, step: int) -> float:
         """The venue budget donors pay this step."""
         return self.spec.budget if step >= self.start else 0.0
+
+    def worth(self, model: MigovModel, t: int) -> np.ndarray:
+        """(I,) what joining is worth to each organisation: the venue's record of products per
+        step (the schema's product probability counts as one step's record before any), times
+        the fit of its mandate with the members' common agenda (cosine), times its want of peer
+        standing (1 - L^P)."""
+        io = model.io
+        rate = (self.products + self.spec.product_probability) / (t - self.start + 1)
+        agenda = io.mandate[self.members].mean(axis=0)
+        norm = np.linalg.norm(io.mandate, axis=1) * np.linalg.norm(agenda)
+        fit = np.divide(io.mandate @ agenda, norm, out=np.zeros(io.n), where=norm > 0)
+        return rate * fit * (1.0 - io.legit_peer)
+
+    def admit(self, model: MigovModel, t: int) -> None:
+        """Applications at the start of a chair term, the most eager applicant first; each
+        admitted member votes on the next."""
+        rule = self.spec.admission
+        if rule == "closed":
+            return
+        io = model.io
+        eligible = np.ones(io.n, dtype=bool)
+        eligible[self.members] = False
+        if self.spec.un_only:
+            eligible &= io.un_system
+        worth = self.worth(model, t)
+        applicants = np.flatnonzero(eligible & (worth > self.spec.admission_threshold))
+        for i in applicants[np.argsort(-worth[applicants], kind="stable")]:
+            # a member is less likely to accept a rival: probability 1 - rivalry x mandate overlap
+            accept = model.rng.random(self.members.size) >= self.spec.rivalry * model.overlap[self.members, i]
+            admitted = (rule == "open" or (rule == "majority" and 2 * accept.sum() > accept.size)
+                        or (rule == "consensus" and accept.all()))
+            name = io.names[i]
+            if admitted:
+                self.members = np.append(self.members, i)
+                model.log("venue", f"the {self.spec.name} admits {name}", name)
+            else:
+                model.log("venue", f"the {self.spec.name} turns down {name}'s application", name)
 
     def meet(self, model: MigovModel) -> None:
         t = model.steps - 1
@@ -47,6 +91,7 @@ class CoordinationVenue:
         period = (t - self.start) // spec.chair_period
         new_term = (t - self.start) % spec.chair_period == 0
         if new_term:
+            self.admit(model, t)
             candidate = int(self.members[period % self.members.size])
             cost = model.p.knowledge_cost
             funded = spec.secretariat or self.account >= cost

@@ -18,6 +18,7 @@ from migov.model.config import (
     Scenario,
     Simulation,
     TrustFund,
+    UNSystemEntry,
     Venue,
     Wants,
     Weights,
@@ -41,7 +42,7 @@ PREFIXES: list[tuple[str, type[BaseModel]]] = [
     ("ngos.NAME.", NGO),
     ("venue.", Venue),
 ]
-EVENTS = (FundingShock, Crisis, TrustFund)
+EVENTS = (FundingShock, Crisis, TrustFund, UNSystemEntry)
 
 
 def _rows() -> list[dict]:

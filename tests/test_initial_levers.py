@@ -63,7 +63,8 @@ def test_partnerships_are_a_lever():
     ("organisations.IOM.partners=[IOM]", "organisations.IOM.partners[0]", "unknown other organisation"),
     ("organisations.IOM.partners=[Nobody]", "organisations.IOM.partners[0]", "unknown other organisation"),
     ("organisations.IOM.working_groups=[Morocco]", "organisations.IOM.working_groups[0]", "where it has an office"),
-    ("organisations.IOM.members=10", "organisations.IOM.members", "unknown key"),
+    ("organisations.IOM.members=10", "organisations.IOM.members", "valid list"),
+    ("organisations.IOM.members=[Atlantis]", "organisations.IOM.members[0]", "unknown host, region or 'all'"),
 ])
 def test_bad_initial_conditions_are_one_line_errors(override, field, words):
     with pytest.raises(ScenarioError) as err:

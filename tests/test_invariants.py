@@ -22,13 +22,16 @@ STEPS = 12
 
 class MoneyTally:
     """Tracks money independently of ``m.ledger.donor_outflow``: the sum of what donors report
-    as disbursed each step, and the spending categories' history."""
+    as disbursed each step, what member hosts owe (the members at the start of a step pay their
+    assessed contributions in it), and the spending categories' history."""
 
     def __init__(self, m: MigovModel):
         self.initial = float(sum(o.core_funds for o in m.scenario.organisations.values()))
         self.outflow = 0.0
         self.spent = dict(m.ledger.spent)
         self.holdings = m.holdings()
+        self.contributions = 0.0
+        self.members = m.io.member.copy()
         assert self.holdings == pytest.approx(self.initial)
         assert m.ledger.initial_holdings == pytest.approx(self.initial)
 
@@ -36,18 +39,24 @@ class MoneyTally:
         step_out = float(m.dn.disbursed.sum())
         assert step_out >= 0.0
         self.outflow += step_out
+        dues = float((self.members.astype(float) @ (m.p.membership_contribution * m.hs.capacity)).sum())
+        self.contributions += dues
+        self.members = m.io.member.copy()
+        step_out += dues  # money entering the field this step
         spent_now = dict(m.ledger.spent)
         for kind, value in spent_now.items():
             assert value >= self.spent[kind] - TOL * max(1.0, abs(value)), f"spending on {kind} went down"
         step_spent = sum(spent_now.values()) - sum(self.spent.values())
         holdings = m.holdings()
-        scale = max(1.0, self.initial + self.outflow)
+        scale = max(1.0, self.initial + self.outflow + self.contributions)
         # this step: holdings change == money in from donors - money spent
         assert abs((holdings - self.holdings) - (step_out - step_spent)) <= TOL * scale
         # cumulatively: holdings == initial core + donor outflow - spending
-        assert abs(holdings - (self.initial + self.outflow - sum(spent_now.values()))) <= TOL * scale
-        # the ledger's own record of donor outflow agrees with the donors' disbursements
+        received = self.initial + self.outflow + self.contributions
+        assert abs(holdings - (received - sum(spent_now.values()))) <= TOL * scale
+        # the ledger's own record of donor outflow and contributions agrees with the tally
         assert abs(m.ledger.donor_outflow - self.outflow) <= TOL * scale
+        assert abs(m.ledger.contributions - self.contributions) <= TOL * scale
         assert m.ledger_error() <= TOL
         self.spent, self.holdings = spent_now, holdings
 

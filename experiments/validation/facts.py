@@ -24,13 +24,15 @@ SAMPLES = {"in": "in-sample", "out": "out-of-sample"}
 QUANTITIES = {
     "income": "{organisation}'s income (core + accepted grants), sum of the year's quarters, USD million per year",
     "offices": "{organisation}'s field locations (country offices and sub-offices) after the year's last quarter",
+    "members": "{organisation}'s member states (hosts that are members) after the year's last quarter",
+    "venue_members": "the coordination venue's member organisations after the year's last quarter",
     "earmarked_share": "earmarked money received by organisations and NGOs, % of all donor money received in the year",
     "ngo_direct_share": "NGOs' direct grants, % of all donor money received in the year",
     "ngo_subcontract_share": "money reaching NGOs through organisations' subcontracts, % of all donor money received "
                              "in the year",
     "none": "not measured by the model",
 }
-PER_ORGANISATION = ("income", "offices")
+PER_ORGANISATION = ("income", "offices", "members")
 
 
 class Point(Strict):
@@ -51,8 +53,9 @@ class Point(Strict):
 
 
 class Measure(Strict):
-    quantity: Literal["income", "offices", "earmarked_share", "ngo_direct_share", "ngo_subcontract_share", "none"]
-    organisation: str | None = Field(None, description="for income and offices")
+    quantity: Literal["income", "offices", "members", "venue_members", "earmarked_share", "ngo_direct_share",
+                      "ngo_subcontract_share", "none"]
+    organisation: str | None = Field(None, description="for income, offices and members")
     organisations: list[str] | None = Field(None, min_length=2, max_length=2,
                                             description="numerator and denominator (ratio_of_organisations)")
     reason: str = Field("", description="why the model has no measure (quantity none)")

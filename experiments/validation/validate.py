@@ -3,7 +3,7 @@ fact's record set beside the model's median and 5-95% band over replicates, writ
 
 How the model's quarterly series become the facts' yearly numbers (``annual_quantities``):
 money is millions of US dollars per quarter, so a year's income is the sum of the four quarters
-whose label (``1998Q1``..``1998Q4``) carries that year; a stock (offices) is its value after the
+whose label (``1998Q1``..``1998Q4``) carries that year; a stock (offices, members) is its value after the
 year's last quarter; a share is the year's summed numerator over its summed denominator, in
 percent. Only whole simulated years count; a year the run does not cover is "not simulated".
 """
@@ -25,7 +25,15 @@ from migov.experiments.sweep.kept import run_kept
 from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
 from migov.experiments.sweep.provenance import provenance
 from migov.experiments.sweep.runner import package_versions
-from migov.experiments.validation.facts import FACTS, LAST_IN_SAMPLE_YEAR, SAMPLES, Fact, Facts, load_facts
+from migov.experiments.validation.facts import (
+    FACTS,
+    LAST_IN_SAMPLE_YEAR,
+    PER_ORGANISATION,
+    SAMPLES,
+    Fact,
+    Facts,
+    load_facts,
+)
 from migov.model import load_scenario
 
 NAME = "validate"
@@ -54,7 +62,7 @@ def validation_experiment(path: Path, replicates: int, steps: int | None, base_s
                           store: Path, overrides: dict[str, Any] | None = None) -> LoadedExperiment:
     """The validation as an experiment in memory: one design point (the scenario, with any
     ``overrides`` by dotted path, e.g. a mechanism switched off), the replicates, every step of the
-    series and the agents (per-organisation income and offices) kept."""
+    series and the agents (per-organisation income, offices and members) kept."""
     fixed = {key: {"levels": [value]} for key, value in (overrides or {}).items()}
     data = {
         "name": NAME,
@@ -74,7 +82,8 @@ def validation_experiment(path: Path, replicates: int, steps: int | None, base_s
 # --------------------------------------------------------------------------- model quantities
 def annual_quantities(series: pd.DataFrame, agents: pd.DataFrame, steps_per_year: int) -> pd.DataFrame:
     """Each run's yearly quantities: one row per run and whole simulated calendar year, columns
-    ``income:ORG`` and ``offices:ORG`` for every organisation, and the shares of SHARES in percent."""
+    ``income:ORG``, ``offices:ORG`` and ``members:ORG`` for every organisation, the shares of SHARES in
+    percent, and ``venue_members`` where the scenario has a venue."""
     s = series[series["step"] > 0].copy()  # step 0 is the initial state, not a simulated quarter
     s["cal_year"] = s["quarter"].str[:4].astype(int)
     s["earmarked_received"] = s["earmarked_share"] * s["funding_total"]
@@ -86,15 +95,20 @@ def annual_quantities(series: pd.DataFrame, agents: pd.DataFrame, steps_per_year
         out[quantity] = 100.0 * sums[num] / sums[den].where(sums[den] > 0)
     orgs = agents[agents["type"] == "organisation"].merge(s[["run_id", "step", "cal_year"]], on=["run_id", "step"])
     income = orgs.pivot_table(index=["run_id", "cal_year"], columns="agent", values="income", aggfunc="sum")
-    last = orgs.sort_values("step").groupby(["run_id", "cal_year", "agent"])["offices"].last().unstack("agent")
-    out = out.join(income.add_prefix("income:")).join(last.add_prefix("offices:"))
+    stocks = orgs.sort_values("step").groupby(["run_id", "cal_year", "agent"])
+    out = out.join(income.add_prefix("income:"))
+    for stock in ("offices", "members"):
+        if stock in orgs:
+            out = out.join(stocks[stock].last().unstack("agent").add_prefix(f"{stock}:"))
+    if "venue_members" in s:
+        out = out.join(s.sort_values("step").groupby(["run_id", "cal_year"])["venue_members"].last())
     out = out[whole.reindex(out.index, fill_value=False)]
     return out.reset_index().rename(columns={"cal_year": "year"})
 
 
 def _column(fact: Fact, organisation: str | None = None) -> str:
     q = fact.measure.quantity
-    return f"{q}:{organisation or fact.measure.organisation}" if q in ("income", "offices") else q
+    return f"{q}:{organisation or fact.measure.organisation}" if q in PER_ORGANISATION else q
 
 
 def fact_series(fact: Fact, annual: pd.DataFrame) -> pd.DataFrame | None:
@@ -129,6 +143,8 @@ def _missing_reason(fact: Fact, annual: pd.DataFrame) -> str:
         return "not measured by the model"
     names = fact.measure.organisations or [fact.measure.organisation]
     absent = [o for o in names if o and f"{fact.measure.quantity}:{o}" not in annual]
+    if fact.measure.quantity == "venue_members" and "venue_members" not in annual:
+        absent = ["venue"]
     return (f"not measured by the model (no {', '.join(absent)} in the scenario)" if absent
             else "not measured by the model")
 
