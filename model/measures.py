@@ -129,7 +129,7 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["challenges"] = float(model.challenged.sum())
     out["offices"] = float(io.office.sum())
     members = io.member.sum(axis=1)
-    for i, name in enumerate(io.names):  # member states of each organisation (ODD 7.7)
+    for i, name in enumerate(io.names):  # member states of each organisation (ODD 7.6b)
         out[organisation_column("members", name)] = float(members[i])
     if model.venue is not None:
         out["venue_members"] = float(len(model.venue.members))
