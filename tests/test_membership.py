@@ -98,7 +98,7 @@ def test_switching_membership_off_keeps_members_as_initialised():
 
 def test_the_ledger_counts_contributions(baseline):
     m = MigovModel(baseline, seed=4, steps=8, collect_agents=False,
-                   overrides={"organisations.*.members": ["all"]})
+                   overrides={"organisations.*.members": ["all"], "simulation.spin_up": 0})
     assert m.io.member.all()
     for _ in range(8):
         core = m.io.core.copy()
