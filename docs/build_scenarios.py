@@ -42,6 +42,8 @@ STUDIES: dict[str, tuple[list[str], list[str]]] = {
                                                                 "ngo_income_subcontract", "offices"]),
     "mandates": (["rigid_mandates", "malleable_iom"], ["funding_share_IOM", "mandate_breadth", "niche_overlap",
                                                        "contestations", "funding_share_UNHCR"]),
+    "history": (["history"], ["funding_total", "emergency_funding", "funding_share_IOM", "funding_share_UNHCR",
+                              "offices", "appeals", "host_refusals", "earmarked_share"]),
 }
 
 
