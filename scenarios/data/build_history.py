@@ -70,6 +70,8 @@ REGION_PRESSURE = {
     "Latin America": [1.5, 0.8, 1.2, 1.0, 1.5, 0.8],
 }
 
+UN_SYSTEM = ("UNHCR", "ILO", "UNODC", "UNDP", "World Bank", "UN Women")  # IOM joins in 2016 (an event)
+
 # crisis kinds -> the model's issue areas
 KIND_ISSUE = {"displacement": "displacement", "disaster": "displacement",
               "migrant_crisis": "border_return", "mixed": "border_return"}
@@ -169,6 +171,16 @@ def crisis_events(data: dict, hosts: dict) -> list[dict]:
     return events
 
 
+def gmg(data: dict) -> dict:
+    """The Global Migration Group as the venue: founded by the Geneva Migration Group's agencies
+    among the model's organisations (the founding date and members are data), admitting UN
+    organisations by consensus (seed 004); its later membership is what the run produces."""
+    founded = next(e for e in data["institutional_events"] if e["id"] == "geneva_migration_group_2003")
+    members = [o for o in ("ILO", "IOM", "UNHCR", "UNODC") if o in founded["what"]]
+    return {"name": "Global Migration Group", "start": founded["date"], "chair_period": 2, "members": members,
+            "admission": "consensus", "un_only": True}
+
+
 def institutional_events(data: dict) -> list[dict]:
     by_id = {e["id"]: e for e in data["institutional_events"]}
     eutf_total = by_id["eutf_state_of_play_2023"]["amount_eur_million"]
@@ -184,6 +196,8 @@ def institutional_events(data: dict) -> list[dict]:
          "amount": round(frit_total * EUR_TO_USD / 16, 1), "duration": 16, "grants": 4,
          "issues": ["displacement", "protection", "development"], "hosts": ["Turkey"],
          "note": "the EU Facility for Refugees in Turkey (EUR 6bn in two tranches, 2016-2019)"},
+        {"type": "un_system_entry", "at": by_id["iom_joins_un_2016"]["date"], "organisation": "IOM",
+         "note": "IOM joins the UN system as a related organisation (September 2016)"},
         {"type": "compact", "at": by_id["gcm_adopted_2018"]["date"], "coordinator": "IOM", "authority": 0.3,
          "fund": round(mptf / 4, 1), "duration": 24,
          "note": "the Global Compact for Migration names IOM coordinator; the Migration MPTF follows"},
@@ -197,8 +211,10 @@ def build() -> str:
     host_data, donor_data, crisis_data = load("hosts.yaml")["hosts"], load("donors.yaml"), load("crises.yaml")
     press = pressures(baseline, host_data)
     orgs = yaml.safe_load(yaml.safe_dump(baseline["organisations"], allow_unicode=True))
-    for spec in orgs.values():
+    for name, spec in orgs.items():
         spec["offices"] = [BASELINE_HOSTS.get(o, o) for o in spec.get("offices", [])]
+        if name in UN_SYSTEM:
+            spec["un_system"] = True
     scenario = {
         "title": "History: the field of migration governance, 1995-2025, from data",
         "summary": "70 host countries, 14 donors on their aid budgets, 33 crises and the field's institutional "
@@ -234,8 +250,7 @@ def build() -> str:
         "donors": donors(baseline, donor_data),
         "hosts": {name: host_entry(name, entry, press[name]) for name, entry in host_data.items()},
         "ngos": ngos(host_data),
-        "venue": {"name": "Global Migration Group", "start": "2006Q2", "chair_period": 2,
-                  "members": ["ILO", "IOM", "UNHCR", "UNODC", "UNDP", "World Bank"]},
+        "venue": gmg(crisis_data),
         "events": crisis_events(crisis_data, host_data) + institutional_events(crisis_data),
     }
     header = HEADER.format(field_share=FIELD_SHARE, eur=EUR_TO_USD)
@@ -255,7 +270,8 @@ HEADER = """\
 # and state capacity (WGI government effectiveness percentile / 100, mean of 2010 and 2020);
 # each donor's aid budget (OECD DAC net ODA, USD billion a year; grant equivalent from 2018); each
 # crisis's date, countries and people displaced; the trust funds' sizes (euros at {eur} USD) and the
-# dates of the compacts and of the Global Migration Group.
+# dates of the compacts, of the Global Migration Group (and its founding members) and of IOM's entry
+# to the UN system.
 # What is a modelling assumption: sovereignty = 0.2 + 0.6 x authoritarian; wants.money = 0.3 + 0.6 x
 # (1 - capacity); crisis kinds map to issues (displacement and disasters -> displacement; migrant
 # crises and mixed flows -> border_return).
