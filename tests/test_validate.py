@@ -236,7 +236,12 @@ def test_every_figure_traces_to_a_source():
                 if e["source"] != p.source:
                     continue
                 if "year" not in e:  # a finding in words: its figure is in the text
-                    found |= f"{p.value:g}%" in str(e.get("finding", ""))
+                    text = str(e.get("finding", ""))
+                    if f.comparison == "sign":  # a direction: the span and the organisation are named in it
+                        years = sorted(q.year for q in f.points)
+                        found |= f"{years[0]}-{years[1]}" in text and f.measure.organisation in text
+                    else:
+                        found |= f"{p.value:g}%" in text
                     continue
                 numbers = [v for v in e.values() if isinstance(v, int | float) and not isinstance(v, bool)]
                 if e["year"] == p.year and any(v == pytest.approx(p.value) for v in numbers):

@@ -26,13 +26,16 @@ QUANTITIES = {
     "offices": "{organisation}'s field locations (country offices and sub-offices) after the year's last quarter",
     "members": "{organisation}'s member states (hosts that are members) after the year's last quarter",
     "venue_members": "the coordination venue's member organisations after the year's last quarter",
+    "donor_tilt": "how much more {organisation}'s project spending across hosts follows donors' interest than "
+                  "need (rank correlation with donors' interest minus that with migration pressure, mean of the "
+                  "span's quarters)",
     "earmarked_share": "earmarked money received by organisations and NGOs, % of all donor money received in the year",
     "ngo_direct_share": "NGOs' direct grants, % of all donor money received in the year",
     "ngo_subcontract_share": "money reaching NGOs through organisations' subcontracts, % of all donor money received "
                              "in the year",
     "none": "not measured by the model",
 }
-PER_ORGANISATION = ("income", "offices", "members")
+PER_ORGANISATION = ("income", "offices", "members", "donor_tilt")
 
 
 class Point(Strict):
@@ -53,7 +56,8 @@ class Point(Strict):
 
 
 class Measure(Strict):
-    quantity: Literal["income", "offices", "members", "venue_members", "earmarked_share", "ngo_direct_share",
+    quantity: Literal["income", "offices", "members", "venue_members", "donor_tilt", "earmarked_share",
+                      "ngo_direct_share",
                       "ngo_subcontract_share", "none"]
     organisation: str | None = Field(None, description="for income, offices and members")
     organisations: list[str] | None = Field(None, min_length=2, max_length=2,
@@ -65,7 +69,7 @@ class Fact(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="short name, used for the figure's file")
     description: str = Field(min_length=1)
     units: str = Field(min_length=1)
-    comparison: Literal["level", "ratio_of_years", "ratio_of_organisations", "share"]
+    comparison: Literal["level", "ratio_of_years", "ratio_of_organisations", "share", "sign"]
     measure: Measure
     sample: Literal["in", "out"]
     note: str = ""
@@ -108,6 +112,10 @@ class Fact(Strict):
                 have = sorted(p.organisation or "" for p in self.points if p.year == year)
                 if have != sorted(names):
                     raise ValueError(f"{year}: expected one point for each of {', '.join(map(str, names))}")
+        elif how == "sign":
+            if len(self.points) != 2 or len(per_year) != 2 or {p.value for p in self.points} not in ({1.0}, {-1.0}):
+                raise ValueError("a sign has two points, the first and last year of the finding's span, both "
+                                 "+1 or both -1 (the direction the finding reports)")
         elif how == "share":
             for year in per_year:
                 roles = sorted(p.role or "" for p in self.points if p.year == year)
@@ -131,15 +139,21 @@ class Fact(Strict):
         text = QUANTITIES[m.quantity].format(organisation=m.organisation)
         if self.comparison == "ratio_of_years":
             return text.split(",")[0] + ", later year over earlier year"
+        if self.comparison == "sign":
+            return text + "; agrees when the 5-95% band lies on the finding's side of zero"
         return text
 
     def record(self) -> list[tuple[int, int, float, bool]]:
         """The record's values as compared: (first year, last year, value, approx) - one per year
-        (level, share, ratio of organisations) or one for the span (ratio of years)."""
+        (level, share, ratio of organisations) or one for the span (ratio of years: the later over
+        the earlier; sign: the direction, +1 or -1)."""
         pts = sorted(self.points, key=lambda p: p.year)
         if self.comparison == "ratio_of_years":
             a, b = pts
             return [(a.year, b.year, b.value / a.value, a.approx or b.approx)]
+        if self.comparison == "sign":
+            a, b = pts
+            return [(a.year, b.year, a.value, a.approx or b.approx)]
         out = []
         for year in sorted({p.year for p in pts}):
             these = [p for p in pts if p.year == year]

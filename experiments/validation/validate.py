@@ -102,6 +102,11 @@ def annual_quantities(series: pd.DataFrame, agents: pd.DataFrame, steps_per_year
             out = out.join(stocks[stock].last().unstack("agent").add_prefix(f"{stock}:"))
     if "venue_members" in s:
         out = out.join(s.sort_values("step").groupby(["run_id", "cal_year"])["venue_members"].last())
+    names = [c.removeprefix("spending_follows_donors_") for c in s if c.startswith("spending_follows_donors_")]
+    if names:  # quarters with no spending to rank are NaN and left out of the year's mean
+        tilt = pd.DataFrame({f"donor_tilt:{o}": s[f"spending_follows_donors_{o}"] - s[f"spending_follows_pressure_{o}"]
+                             for o in names}).assign(run_id=s["run_id"], cal_year=s["cal_year"])
+        out = out.join(tilt.groupby(["run_id", "cal_year"]).mean())
     out = out[whole.reindex(out.index, fill_value=False)]
     return out.reset_index().rename(columns={"cal_year": "year"})
 
@@ -149,6 +154,16 @@ def _missing_reason(fact: Fact, annual: pd.DataFrame) -> str:
             else "not measured by the model")
 
 
+def _agrees(fact: Fact, record: float, lo: float, mid: float, hi: float) -> str:
+    """Whether the record lies inside the model's band; for a sign, whether the band lies on the
+    finding's side of zero ('median only' when the median does but the band crosses zero)."""
+    if fact.comparison != "sign":
+        return "yes" if lo <= record <= hi else "no"
+    if (lo > 0 if record > 0 else hi < 0):
+        return "yes"
+    return "median only" if mid * record > 0 else "no"
+
+
 def compare_facts(facts: Facts, annual: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table (one row per fact and year, or span) and each replicate's value behind it."""
     rows, values = [], []
@@ -167,7 +182,11 @@ def compare_facts(facts: Facts, annual: pd.DataFrame, runs: pd.DataFrame) -> tup
             elif last not in table or first not in annual["year"].to_numpy():
                 row["inside_band"] = "not simulated"
             else:
-                per_run = table[last].dropna()
+                if fact.comparison == "sign":  # the mean over the finding's span, per run
+                    span = [y for y in table.columns if first <= y <= last]
+                    per_run = table[span].mean(axis=1).dropna()
+                else:
+                    per_run = table[last].dropna()
                 for run_id, value in per_run.items():
                     values.append({"fact": fact.id, "years": years, "run_id": int(run_id),
                                    "replicate": int(ids.loc[run_id, "replicate"]), "seed": int(ids.loc[run_id, "seed"]),
@@ -177,7 +196,7 @@ def compare_facts(facts: Facts, annual: pd.DataFrame, runs: pd.DataFrame) -> tup
                 else:
                     lo, mid, hi = np.percentile(per_run.to_numpy(), [BAND[0], 50, BAND[1]])
                     row.update(model_median=float(mid), model_p05=float(lo), model_p95=float(hi),
-                               replicates=int(per_run.size), inside_band="yes" if lo <= record <= hi else "no")
+                               replicates=int(per_run.size), inside_band=_agrees(fact, record, lo, mid, hi))
             rows.append(row)
     return (pd.DataFrame(rows, columns=TABLE_COLUMNS),
             pd.DataFrame(values, columns=["fact", "years", "run_id", "replicate", "seed", "value"]))
@@ -363,9 +382,10 @@ def write_validation(val: Validation, prov: dict, out: Path, figures: bool = Tru
         files.append("validation.md")
         if figures:
             (tmp / "figures").mkdir()
-            figs = {fact.id: plot_fact(fact, val.annual, val.scenario) for fact in val.facts.facts}
-            files += [f"figures/{n}" for n in save_figures(figs, tmp / "figures",
-                                                           {**prov, "scenario": val.scenario})]
+            for fact in val.facts.facts:  # one at a time: each figure is closed once saved
+                fig = {fact.id: plot_fact(fact, val.annual, val.scenario)}
+                files += [f"figures/{n}" for n in save_figures(fig, tmp / "figures",
+                                                               {**prov, "scenario": val.scenario})]
         write_json(manifest(prov, [*files, "manifest.json"], kind="validate"), tmp / "manifest.json")
 
     inputs = [Path(prov["scenario"]["file"]), Path(prov["facts_file"])]
