@@ -29,6 +29,8 @@ from migov.experiments.validation.validate import (  # noqa: E402
 from migov.model.config import Mechanisms  # noqa: E402
 
 PAGE = ROOT / "docs" / "validation.md"
+BLOCKS = ("history-run", "history-in", "history-out", "history-ablations", "baseline-run", "baseline-in",
+          "baseline-out")
 
 
 def run_line(prov: dict, command: str) -> str:
@@ -62,10 +64,10 @@ def blocks(replicates: int, workers: int | None) -> dict[str, str]:
 
 def fill(text: str, generated: dict[str, str]) -> str:
     for name, body in generated.items():
-        pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(\n<!-- end:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- begin:{name} -->\n)(?:.*?\n)?(<!-- end:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{PAGE}: no block '{name}' (expected <!-- begin:{name} --> ... <!-- end:{name} -->)")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 
@@ -74,7 +76,9 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=20)
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
-    PAGE.write_text(fill(PAGE.read_text(encoding="utf-8"), blocks(args.replicates, args.workers)), encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
+    fill(text, {name: "" for name in BLOCKS})  # every block is there before anything runs
+    PAGE.write_text(fill(text, blocks(args.replicates, args.workers)), encoding="utf-8")
     print(PAGE)
 
 

@@ -89,3 +89,17 @@ def test_parameter_rows_match_the_schema(row):
     if lo is not None and hi is not None:
         nums = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", row["range"].replace(",", " "))]
         assert nums[:2] == [pytest.approx(float(lo)), pytest.approx(float(hi))]
+
+
+def test_validation_page_has_every_generated_block():
+    """docs/build_validation.py fills every block it makes into docs/validation.md (checked
+    before it runs anything, so a missing marker costs no runs)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_validation", ROOT / "docs" / "build_validation.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    text = (ROOT / "docs" / "validation.md").read_text(encoding="utf-8")
+    filled = mod.fill(text, {name: f"FILLED {name}" for name in mod.BLOCKS})
+    assert all(f"FILLED {name}" in filled for name in mod.BLOCKS)
+    assert mod.fill(filled, {name: "" for name in mod.BLOCKS}).count("FILLED") == 0  # refilling replaces
