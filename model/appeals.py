@@ -1,7 +1,7 @@
 """Phase 3a: crises, appeals and donors' emergency money (ODD 7.3a).
 
-A crisis raises migration pressure in the hosts it hits (phase 1). Where pressure on an issue
-stands above its baseline by more than ``appeal_need``, every organisation present in that host
+A crisis raises migration pressure in the hosts it hits (phase 1). Where what crises have added to
+pressure on an issue, and not yet faded, exceeds ``appeal_need``, every organisation present in that host
 (an office there) whose mandate on the issue is at least ``appeal_mandate`` launches an appeal:
 humanitarian appeals are made by the agencies on the ground for the needs of their mandate.
 Donors answer appeals beyond their regular envelopes, as far as a crisis is salient to them:
@@ -38,8 +38,9 @@ class Appeals:
 
 
 def unmet_need(model: MigovModel) -> np.ndarray:
-    """(H, K) migration pressure above its baseline: what a crisis has added and not yet faded."""
-    return np.maximum(model.hs.pressure - model.hs.pressure0, 0.0)
+    """(H, K) what crises have added to migration pressure and not yet faded (it fades at the rate
+    pressure reverts); the pressure walk's own noise is not a crisis and raises no appeal."""
+    return model.hs.crisis
 
 
 def launch_appeals(model: MigovModel) -> Appeals:

@@ -122,7 +122,7 @@ class Parameters(Strict):
     # Crises and appeals
     pressure_per_displaced: float = P(1.0, 0.0, 100.0, "jump in migration pressure per million people displaced, spread over the hosts a crisis hits")
     appeal_mandate: float = P(0.5, 0.0, 1.0, "mandate strength on a crisis issue an organisation needs to launch an appeal")
-    appeal_need: float = P(0.5, 0.0, 10.0, "pressure above its baseline in a host and issue at which present, mandated organisations appeal")
+    appeal_need: float = P(0.25, 0.0, 10.0, "pressure crises have added in a host and issue, not yet faded, above which present, mandated organisations appeal")
     appeal_response: float = P(0.5, 0.0, 10.0, "emergency money a donor adds to its envelope at full salience, as a share of the envelope")
     salience_scale: float = P(2.0, 0.01, 100.0, "appealed need, weighted by the donor's interest in the hosts, at which salience reaches 1 - 1/e")
     # Projects and hosts

@@ -24,6 +24,7 @@ def move_pressure(model: MigovModel) -> None:
     noise = model.rng.normal(0.0, p.pressure_noise, hs.pressure.shape)
     hs.pressure += p.pressure_reversion * (hs.pressure0 - hs.pressure) + noise * hs.pressure0
     np.maximum(hs.pressure, 0.0, out=hs.pressure)
+    hs.crisis *= 1.0 - p.pressure_reversion  # what crises added fades at the rate pressure reverts
     model.uncertainty_shock *= 1.0 - p.uncertainty_recovery
 
 
@@ -43,7 +44,9 @@ def apply_events(model: MigovModel, t: int) -> None:
             for h in ev.hosts:
                 hit[hs.names.index(h)] = True
             k = sc.issues.index(ev.issue)
-            hs.pressure[hit, k] += crisis_jump(model, ev, int(hit.sum()))
+            jump = crisis_jump(model, ev, int(hit.sum()))
+            hs.pressure[hit, k] += jump
+            hs.crisis[hit, k] += jump
             model.uncertainty_shock += ev.uncertainty
             where = ev.region or ", ".join(ev.hosts)
             model.log("crisis", ev.note or f"crisis: {ev.issue} pressure jumps in {where}", "environment")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 if TYPE_CHECKING:
     from .model import MigovModel
@@ -82,10 +83,11 @@ def mandate_breadth(mandate: np.ndarray) -> np.ndarray:
 
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation, ties given their average rank (an organisation spends nothing
+    in most hosts); NaN with fewer than three hosts or when either series is constant."""
     if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
 
 
 def spending_alignment(model: MigovModel, spending: np.ndarray | None = None) -> tuple[float, float]:

@@ -93,6 +93,7 @@ class HostArrays:
     capacity: Array  # (H,)
     sovereignty: Array  # (H,)
     pressure0: Array  # (H, K) baseline pressure
+    crisis: Array  # (H, K) pressure crises have added and not yet faded (unmet need)
     pressure: Array  # (H, K)
     wants: Array  # (H, 3) money, contacts, expertise
     refusals: Array  # (H,) refusals this step
@@ -270,6 +271,7 @@ def build_state(sc: Scenario) -> tuple[OrganisationArrays, DonorArrays, HostArra
         sovereignty=np.array([h.sovereignty for h in hosts]),
         pressure0=pressure0,
         pressure=pressure0.copy(),
+        crisis=np.zeros_like(pressure0),
         wants=np.array([[h.wants.money, h.wants.contacts, h.wants.expertise] for h in hosts]).reshape(H, 3),
         refusals=np.zeros(H),
     )

@@ -127,3 +127,31 @@ def test_a_budget_with_an_envelope_or_unordered_years_is_refused():
     data["donors"]["D"]["budget"] = [{"year": 2000, "value": 1.0}, {"year": 1999, "value": 1.0}]
     with pytest.raises(ScenarioError, match="increasing order"):
         validate_scenario(data, "test")
+
+
+def test_noise_in_pressure_is_not_a_crisis():
+    """However much the pressure walk wanders above its baseline, only what crises add raises
+    appeals."""
+    m = _run(_world(None, pressure_noise=0.5), 12)
+    assert (m.hs.pressure - m.hs.pressure0).max() > 0.5  # the walk went well above the baseline
+    assert m.model_frame()["appeals"].sum() == 0 and m.model_frame()["emergency_funding"].sum() == 0
+
+
+def test_the_need_a_crisis_leaves_fades_as_pressure_reverts():
+    m = _run(_world("North", pressure_reversion=0.1), 3)  # the crisis is at step index 2, the third step
+    k = m.issues.index("displacement")
+    first = m.hs.crisis[0, k]
+    assert first == pytest.approx(2.0)  # the jump: pressure moves before events, so not yet faded
+    _run(m, 5)
+    assert m.hs.crisis[0, k] == pytest.approx(first * 0.9 ** 5)
+    assert m.hs.crisis[1, k] == 0.0  # the host not hit
+
+
+def test_spending_alignment_gives_ties_their_average_rank():
+    from migov.model.measures import _rank_corr
+    from scipy.stats import spearmanr
+
+    spent = np.array([0.0, 0.0, 0.0, 5.0, 0.0, 2.0])
+    need = np.array([3.0, 1.0, 2.0, 6.0, 4.0, 5.0])
+    assert _rank_corr(spent, need) == pytest.approx(spearmanr(spent, need).statistic)
+    assert _rank_corr(spent, need[::-1]) == pytest.approx(spearmanr(spent, need[::-1]).statistic)

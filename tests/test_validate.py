@@ -251,18 +251,18 @@ def test_every_figure_traces_to_a_source():
 
 def test_ablation_switches_a_mechanism_off_and_tabulates_the_change(tmp_path):
     out = tmp_path / "abl"
-    assert cli.main(["validate", "baseline", "-n", "2", "--steps", "20", "--workers", "1", "-q", "--no-figures",
-                     "--ablate", "crisis_response", "--set", "parameters.appeal_need=0.0",
+    assert cli.main(["validate", "baseline", "-n", "2", "--steps", "72", "--workers", "1", "-q", "--no-figures",
+                     "--ablate", "crisis_response", "--set", "parameters.appeal_response=1.0",
                      "--out", str(out)]) == 0
     table = pd.read_parquet(out / "ablations.parquet")
     assert {"all_on", "no_crisis_response", "no_crisis_response_inside"} <= set(table.columns)
-    row = table[(table["fact"] == "iom_expenditure") & (table["years"] == "1998")].iloc[0]
-    # every pressure above its baseline is a crisis (appeal_need 0): without crisis response no
-    # appeal and no emergency money, so the same seeds give a different income
+    row = table[(table["fact"] == "unhcr_contributions") & (table["years"] == "2012")].iloc[0]
+    # the baseline's 2011 crisis brings appeals and emergency money; without crisis response the
+    # same seeds give UNHCR a different income
     assert np.isfinite(row["all_on"]) and np.isfinite(row["no_crisis_response"])
     assert row["all_on"] != row["no_crisis_response"]
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert man["ablations"] == ["crisis_response"] and man["overrides"] == {"parameters.appeal_need": 0.0}
+    assert man["ablations"] == ["crisis_response"] and man["overrides"] == {"parameters.appeal_response": 1.0}
     assert "## Ablations" in (out / "validation.md").read_text(encoding="utf-8")
     assert not list(tmp_path.glob(".abl.runs*"))  # the kept runs are removed once written
 
