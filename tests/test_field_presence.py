@@ -88,7 +88,9 @@ def test_spin_up_removes_the_start_up_transient():
             for _ in range(8):
                 m.step()
                 low = min(low, int(m.io.office[iom].sum()))
-            losses.append((first - low) / max(first, 1))
+            losses.append(first - low)
         return float(np.mean(losses))
-    assert drop(0) >= 0.3  # seeds 1-3: 0.36 (0.58 with mechanisms.membership off: members' contributions soften it)
-    assert drop(20) < drop(0) / 2
+    # offices lost in the first two years, mean over seeds 1-3: 4 without a spin-up (11 -> 3, 11,
+    # 11 -> 7), under 1 with it (a spun-up IOM holds few offices, so shares of them are noisy)
+    assert drop(0) >= 3
+    assert drop(20) <= drop(0) / 3
