@@ -81,11 +81,13 @@ def running_costs(model: MigovModel, i: int | None = None) -> np.ndarray:
     return model.p.office_cost * (loc > 0) + model.p.location_cost * np.maximum(loc - 1, 0)
 
 
-def locations_needed(model: MigovModel, running: np.ndarray) -> np.ndarray:
-    """(I, H) field locations each country's running projects need: one per
-    ``projects_per_location`` projects, and at least the country office where there is one."""
+def locations_needed(model: MigovModel, running: np.ndarray, i: int | None = None) -> np.ndarray:
+    """Field locations each country's running projects need, (I, H) or (H,) for organisation
+    ``i``: one per ``projects_per_location`` projects, and at least the country office where
+    there is one."""
+    office = model.io.office if i is None else model.io.office[i]
     need = np.ceil(running / model.p.projects_per_location).astype(np.int64)
-    return np.where(model.io.office, np.maximum(need, 1), 0)
+    return np.where(office, np.maximum(need, 1), 0)
 
 
 def follow_projects(model: MigovModel, running: np.ndarray) -> None:
@@ -118,7 +120,7 @@ def shed_location(model: MigovModel, i: int, active: np.ndarray, running: np.nda
     a location beyond what a country's projects need if there is one (the longest surplus
     first), else the whole office in the idlest country (offices running projects last)."""
     io = model.io
-    need = np.where(io.office[i], np.maximum(np.ceil(running / model.p.projects_per_location), 1), 0)
+    need = locations_needed(model, running, i)
     surplus = np.flatnonzero(io.locations[i] > need)
     if surplus.size:
         h = int(surplus[np.argmax(io.surplus_idle[i, surplus])])
