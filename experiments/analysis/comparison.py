@@ -29,9 +29,11 @@ from migov.model import ScenarioError, load_scenario
 
 
 def comparison_experiment(paths: list[Path], replicates: int, steps: int | None, base_seed: int,
-                          store: Path) -> LoadedExperiment:
+                          store: Path, posterior: Path | None = None) -> LoadedExperiment:
     """The comparison as an experiment in memory: one design point per scenario (a ``scenario``
-    column), replicates sharing seeds across scenarios (common random numbers), every step kept."""
+    column), replicates sharing seeds across scenarios (common random numbers), every step kept;
+    with ``posterior`` (a calibration folder) replicate r of every scenario runs parameter set r
+    drawn from it."""
     data = {
         "name": "compare",
         "description": "migov compare " + " ".join(p.stem for p in paths),
@@ -45,11 +47,14 @@ def comparison_experiment(paths: list[Path], replicates: int, steps: int | None,
     }
     if steps:
         data["steps"] = steps
+    if posterior is not None:
+        data["posterior"] = str(Path(posterior).resolve())
     return build_experiment(data, store.with_name(store.name + ".yaml"))  # names it; never written
 
 
 def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = None, steps: int | None = None,
-                      base_seed: int = 0, quiet: bool = False, store: Path | None = None) -> tuple[Comparison, dict]:
+                      base_seed: int = 0, quiet: bool = False, store: Path | None = None,
+                      posterior: Path | None = None) -> tuple[Comparison, dict]:
     """Run every scenario over the same replicate seeds on the sweep engine and set them side by
     side. The runs are kept in ``store`` as they finish (see ``sweep.kept``), so an interrupted
     comparison keeps them and the same command resumes it; without ``store`` a temporary one is
@@ -58,7 +63,13 @@ def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = 
     if len(set(labels)) != len(labels):
         raise ScenarioError(", ".join(map(str, paths)), "", "each scenario can be compared once")
     scenarios = {label: load_scenario(p) for label, p in zip(labels, paths, strict=True)}
-    res = run_kept(lambda s: comparison_experiment(paths, replicates, steps, base_seed, s), store, workers, quiet)
+    made: list[LoadedExperiment] = []
+
+    def make(s: Path) -> LoadedExperiment:
+        made.append(comparison_experiment(paths, replicates, steps, base_seed, s, posterior))
+        return made[-1]
+
+    res = run_kept(make, store, workers, quiet)
     table = res.runs.assign(scenario=[labels[int(p)] for p in res.runs["point"]])
     failures = [{"scenario": r.scenario, "replicate": int(r.replicate), "seed": int(r.seed), "error": r.error}
                 for r in table[table["status"] == "failed"].itertuples()]
@@ -96,6 +107,7 @@ def compare_scenarios(paths: list[Path], replicates: int, workers: int | None = 
         "versions": package_versions(),
         "run_wall_time_s": round(wall, 3),
         "failures": failures,
+        **({"posterior": made[0].posterior.record(made[0].runs().drop_duplicates("replicate"))} if posterior else {}),
     }
     return Comparison(labels, runs, final, diff, means), prov
 

@@ -116,6 +116,8 @@ def run_and_write(scenario: Scenario, path: Path, args: argparse.Namespace, out:
         result = run_scenario(scenario, args.seed, steps=steps, collect_agents=not args.no_agents,
                               on_step=lambda _s: bar.update(1), scenario_name=path.stem)
     extra = {"scenario_file": str(path), "overrides": list(args.overrides)}
+    if getattr(args, "posterior_record", None):
+        extra["posterior"] = args.posterior_record
     write_run(result, scenario, out, figures=not args.no_figures, extra=extra,
               overwrite=getattr(args, "overwrite", False), inputs=[path])
     if not args.quiet:

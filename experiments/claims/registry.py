@@ -158,19 +158,22 @@ def arms(claim: Claim) -> list[tuple[str, dict]]:
             for l1, v1 in (("L", f1.low), ("H", f1.high)) for l2, v2 in (("L", f2.low), ("H", f2.high))]
 
 
-def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int) -> LoadedExperiment:
+def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int,
+                  posterior: Path | None = None) -> LoadedExperiment:
     """The claim as an experiment over the csv design of its arms, built in memory."""
     base = claim.comparison.base.scenario or "baseline"
     rows = [a or {SCENARIO_COLUMN: base} for _, a in arms(claim)]  # a design needs at least one column
-    return claim_experiment(claim, folder, pd.DataFrame(rows), replicates, seed, claim.id, claim.claim)
+    return claim_experiment(claim, folder, pd.DataFrame(rows), replicates, seed, claim.id, claim.claim, posterior)
 
 
 def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicates: int, seed: int,
-                     name: str, description: str) -> LoadedExperiment:
+                     name: str, description: str, posterior: Path | None = None) -> LoadedExperiment:
     """An experiment measuring ``claim``'s measure over a csv ``design``, its rows sharing replicate
     seeds (common random numbers), built in memory and handed to the engine as an object. Used for
-    a claim's arms and for the ``--where`` samples. Its YAML and design are also written to
-    ``folder`` as the record of what ran (they are not read back)."""
+    a claim's arms and for the ``--where`` samples. With ``posterior`` (a calibration folder),
+    replicate r of every arm runs parameter set r drawn from it, so arms are compared under the
+    same plausible parameterisation and the verdict holds across the posterior, not at the defaults.
+    Its YAML and design are also written to ``folder`` as the record of what ran (not read back)."""
     folder.mkdir(parents=True, exist_ok=True)
     design.to_csv(folder / "design.csv", index=False)
     params = {col: {"levels": [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]}
@@ -189,6 +192,8 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
     }
     if claim.steps:
         exp["steps"] = claim.steps
+    if posterior is not None:
+        exp["posterior"] = str(Path(posterior).resolve())
     path = folder / "experiment.yaml"
     path.write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
     return build_experiment(exp, path, design)
@@ -290,7 +295,8 @@ def evaluate(claim: Claim, values: pd.DataFrame, seed: int = 0) -> Verdict:
 
 
 def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: int = 1, executor: str = "processes",
-              seed: int = 0, adaptive: bool = False, cap: int = 200, quiet: bool = False) -> Verdict:
+              seed: int = 0, adaptive: bool = False, cap: int = 200, quiet: bool = False,
+              posterior: Path | None = None) -> Verdict:
     """Run a claim (resumably) and judge it. With ``adaptive``, replicates are added in rounds of
     the initial count until the interval's width changes by less than 10% or ``cap`` is reached.
     ``out`` must be new, empty or a migov claims folder (it accumulates claims and resumes)."""
@@ -300,7 +306,7 @@ def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: i
     frames, rounds, k = [], [], 0
     while True:
         folder = out / claim.id / f"round-{k}"
-        experiment = compile_claim(claim, folder / "spec", r0, seed + 1000 * k)
+        experiment = compile_claim(claim, folder / "spec", r0, seed + 1000 * k, posterior)
         run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
         vals = claim_values(folder / "runs", claim)
         vals["replicate"] += k * r0
@@ -314,5 +320,8 @@ def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: i
         if len(rounds) >= 2 and abs(rounds[-1][1] - rounds[-2][1]) <= 0.1 * max(rounds[-2][1], 1e-12):
             break
     verdict.rounds = rounds
-    verdict.provenance = of_sweep(json.loads((folder / "runs" / MANIFEST).read_text(encoding="utf-8")))
+    manifest = json.loads((folder / "runs" / MANIFEST).read_text(encoding="utf-8"))
+    verdict.provenance = of_sweep(manifest)
+    if manifest.get("posterior"):
+        verdict.provenance["posterior"] = manifest["posterior"]
     return verdict

@@ -116,13 +116,14 @@ def where_design(claim: Claim, samples: int, seed: int) -> tuple[pd.DataFrame, p
 
 
 def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, workers: int = 1,
-              executor: str = "processes", seed: int = 0, quiet: bool = False) -> tuple[Box, pd.DataFrame]:
+              executor: str = "processes", seed: int = 0, quiet: bool = False,
+              posterior: Path | None = None) -> tuple[Box, pd.DataFrame]:
     open_accumulating(out, "claims")  # the claims folder: new, empty or migov's
     record_files(out, [f"{claim.id}/"])
     folder = out / claim.id / "where"
     points, design = where_design(claim, samples, seed)
     experiment = claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,
-                                  f"{claim.id}_where", f"where does {claim.id} hold")
+                                  f"{claim.id}_where", f"where does {claim.id} hold", posterior)
     run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
     res = load_results(folder / "runs", series=False)
     runs = res.runs[res.runs["status"] == "ok"][["run_id", "point", "replicate"]]

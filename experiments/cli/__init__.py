@@ -1,5 +1,5 @@
 """The ``migov`` command line: one module per command (``run``, ``scenarios``, ``compare``,
-``sweep``, ``design``, ``analyse``, ``dashboard``, ``claims``, ``validate``), each adding its parser
+``sweep``, ``design``, ``analyse``, ``dashboard``, ``claims``, ``validate``, ``calibrate``), each adding its parser
 with ``register`` and doing its work in ``cmd_*``; this module assembles them and turns errors into exit statuses.
 
 User mistakes (a missing or malformed scenario, an unknown ``--set`` key, a bad option) print
@@ -13,12 +13,23 @@ import argparse
 import sys
 
 from migov.experiments import __version__
-from migov.experiments.cli import analyse, claims, compare, dashboard, design, run, scenarios, sweep, validate
+from migov.experiments.cli import (
+    analyse,
+    calibrate,
+    claims,
+    compare,
+    dashboard,
+    design,
+    run,
+    scenarios,
+    sweep,
+    validate,
+)
 from migov.experiments.cli.args import EXIT_FAILED_RUNS, EXIT_INTERRUPTED, EXIT_USAGE, UsageError  # noqa: F401
 from migov.experiments.sweep.engine import SweepError, SweepInterrupted
 from migov.model import ScenarioError
 
-COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims, validate)
+COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims, validate, calibrate)
 
 
 class OneLineParser(argparse.ArgumentParser):

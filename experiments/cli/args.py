@@ -36,6 +36,10 @@ def whole_number(low: int, what: str = "a number"):
     return parse
 
 
+POSTERIOR_HELP = ("a calibration folder (migov calibrate): each replicate runs a parameter set drawn from its "
+                  "posterior (weighted, seeded by --seed; recorded in the manifest), so results carry the "
+                  "calibrated uncertainty; values given with --set win over drawn ones")
+
 positive_int = whole_number(1)
 seed_int = whole_number(0, "a seed")
 ALLOW_LARGE_STEPS = f"accept --steps above {MAX_STEPS:,} (the schema's limit for simulation.steps)"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from migov.experiments.cli.args import (
+    POSTERIOR_HELP,
     UsageError,
     positive_int,
     seed_int,
@@ -33,6 +34,7 @@ def register(sub) -> None:
     cl.add_argument("--where", metavar="ID", default=None,
                     help="find where in the behavioural parameter space claim ID holds (Latin hypercube + PRIM)")
     cl.add_argument("--samples", type=positive_int, default=64, help="Latin hypercube samples for --where")
+    cl.add_argument("--posterior", type=Path, default=None, metavar="DIR", help=POSTERIOR_HELP)
     cl.add_argument("--quiet", "-q", action="store_true")
     cl.set_defaults(func=cmd_claims)
 
@@ -44,6 +46,10 @@ def cmd_claims(args: argparse.Namespace) -> int:
     from migov.experiments.sweep.parallel import default_workers
 
     registry = load_registry(args.registry or REGISTRY)
+    if args.posterior:
+        from migov.experiments.sweep.posterior import load_posterior
+
+        load_posterior(args.posterior)  # a folder without a posterior is one line before any run
     claims = registry.claims
     if args.where:
         from migov.experiments.claims.where import run_where
@@ -53,7 +59,8 @@ def cmd_claims(args: argparse.Namespace) -> int:
             raise UsageError(f"--where: unknown claim '{args.where}'; known: {', '.join(c.id for c in claims)}")
         open_accumulating(args.out, "claims", [args.registry or REGISTRY])
         box, table = run_where(match[0], args.out, args.samples, args.replicates or 3,
-                               args.workers or default_workers(), args.executor, args.seed, args.quiet)
+                               args.workers or default_workers(), args.executor, args.seed, args.quiet,
+                               args.posterior)
         if not args.quiet:
             print(f"{args.where}: goes the claimed way at {table['holds'].mean():.0%} of {len(table)} samples; "
                   f"PRIM box coverage {box.coverage:.2f}, density {box.density:.2f}")
@@ -72,7 +79,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     verdicts = []
     for c in claims:
         v = run_claim(c, args.out, args.replicates, workers, args.executor, args.seed, args.adaptive, args.cap,
-                      quiet=args.quiet)
+                      quiet=args.quiet, posterior=args.posterior)
         verdicts.append(v)
         if not args.quiet:
             print(f"{c.id}: {v.verdict} (effect {v.effect:+.4g}, 95% CI [{v.ci_low:+.4g}, {v.ci_high:+.4g}], "

@@ -9,6 +9,7 @@ from pathlib import Path
 from migov.experiments.cli.args import (
     ALLOW_LARGE_STEPS,
     OVERWRITE_HELP,
+    POSTERIOR_HELP,
     UsageError,
     check_steps,
     positive_int,
@@ -32,6 +33,7 @@ def register(sub) -> None:
     cmp.add_argument("--out", type=Path, default=None,
                      help="output folder, new or empty (default results/compare/A_vs_B)")
     cmp.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    cmp.add_argument("--posterior", type=Path, default=None, metavar="DIR", help=POSTERIOR_HELP)
     cmp.add_argument("--no-figures", action="store_true", help="do not draw figures")
     cmp.add_argument("--allow-large", action="store_true", help=ALLOW_LARGE_STEPS)
     cmp.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
@@ -49,9 +51,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_steps(args.steps, args.allow_large)
     paths = [find_scenario(s) for s in args.scenarios]
     out = args.out or Path("results") / "compare" / "_vs_".join(p.stem for p in paths)
+    if args.posterior:
+        from migov.experiments.sweep.posterior import load_posterior
+
+        load_posterior(args.posterior)  # a folder without a posterior is one line before any run
     check_destination(out, paths, args.overwrite)  # before the runs, so a refused folder costs nothing
     store = run_store(out)  # the runs, kept as they finish: Ctrl-C keeps them, the same command resumes
-    cmp, prov = compare_scenarios(paths, args.replicates, args.workers, args.steps, args.seed, args.quiet, store)
+    cmp, prov = compare_scenarios(paths, args.replicates, args.workers, args.steps, args.seed, args.quiet, store,
+                                  args.posterior)
     write_comparison(cmp, prov, out, figures=not args.no_figures, overwrite=args.overwrite)
     shutil.rmtree(store)  # the comparison holds every run's series now
     if not args.quiet:

@@ -30,6 +30,9 @@ def register(sub) -> None:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario field by dotted path, e.g. donors.EU.scale_preference=0.9 "
                           "(repeatable)")
+    run.add_argument("--posterior", type=Path, default=None, metavar="DIR",
+                     help="a calibration folder (migov calibrate): run one parameter set drawn from its posterior "
+                          "(weighted, seeded by --seed; recorded in the manifest); --set values win over drawn ones")
     run.add_argument("--no-agents", action="store_true", help="do not collect per-agent series")
     run.add_argument("--allow-large", action="store_true", help=ALLOW_LARGE_STEPS)
     run.add_argument("--no-figures", action="store_true", help="do not draw figures")
@@ -43,6 +46,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_steps(args.steps, args.allow_large)
     path = find_scenario(args.scenario)
+    if args.posterior:
+        from migov.experiments.sweep.posterior import load_posterior
+
+        post = load_posterior(args.posterior)
+        draw = post.draw(1, args.seed)
+        args.overrides = [f"{p}={float(draw[p].iloc[0])!r}" for p in post.paths] + list(args.overrides)
+        args.posterior_record = post.record(draw)
     scenario = load_scenario(path, overrides=args.overrides)
     out = args.out or Path("results") / path.stem / f"seed-{args.seed}"
     check_destination(out, [path], args.overwrite)  # before the run, so a refused folder costs nothing

@@ -36,6 +36,10 @@ def register(sub) -> None:
     sw.add_argument("--out", type=Path, default=None, help="output folder (default: the experiment's, or "
                                                            "results/sweeps/<name>)")
     sw.add_argument("--chunk", type=positive_int, default=None, help="runs per batch (default: automatic)")
+    sw.add_argument("--posterior", type=Path, default=None, metavar="DIR",
+                    help="a calibration folder (migov calibrate): replicate r of every point runs parameter set r "
+                         "drawn from its posterior (weighted, seeded by the experiment's seed); the design's own "
+                         "parameters win; the same as the experiment's 'posterior' field, which it replaces")
     sw.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     sw.set_defaults(func=cmd_sweep)
 
@@ -46,7 +50,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from migov.experiments.sweep.parallel import default_workers
     from migov.experiments.sweep.plan import dry_run
 
-    loaded = load_experiment(args.experiment, allow_large=args.allow_large)  # refuses a huge design early
+    loaded = load_experiment(args.experiment, allow_large=args.allow_large,  # refuses a huge design early
+                             posterior=args.posterior)
     exp = loaded.exp
     out = args.out or (Path(exp.output) if exp.output else Path("results") / "sweeps" / exp.name)
     executor = "dask" if args.scheduler else args.executor

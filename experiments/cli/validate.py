@@ -6,7 +6,14 @@ import argparse
 import shutil
 from pathlib import Path
 
-from migov.experiments.cli.args import ALLOW_LARGE_STEPS, OVERWRITE_HELP, check_steps, positive_int, seed_int
+from migov.experiments.cli.args import (
+    ALLOW_LARGE_STEPS,
+    OVERWRITE_HELP,
+    POSTERIOR_HELP,
+    check_steps,
+    positive_int,
+    seed_int,
+)
 from migov.model.config import Mechanisms, find_scenario, load_scenario, parse_value
 
 MECHANISMS = tuple(Mechanisms.model_fields)
@@ -35,6 +42,7 @@ def register(sub) -> None:
                      help=f"also run with this mechanism switched off and tabulate what changes (repeatable; "
                           f"one of {', '.join(MECHANISMS)})")
     cmd.add_argument("--ablations", action="store_true", help="--ablate every mechanism, one at a time")
+    cmd.add_argument("--posterior", type=Path, default=None, metavar="DIR", help=POSTERIOR_HELP)
     cmd.add_argument("--no-figures", action="store_true", help="do not draw figures")
     cmd.add_argument("--allow-large", action="store_true", help=ALLOW_LARGE_STEPS)
     cmd.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
@@ -56,17 +64,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     overrides = {k.strip(): parse_value(v, "--set", k.strip()) for k, _, v in
                  (item.partition("=") for item in args.overrides)}
     ablate = list(MECHANISMS) if args.ablations else list(dict.fromkeys(args.ablate))
+    if args.posterior:
+        from migov.experiments.sweep.posterior import load_posterior
+
+        load_posterior(args.posterior)  # a folder without a posterior is one line before any run
     check_destination(out, [path, facts], args.overwrite)  # before the runs, so a refused folder costs nothing
     store = run_store(out)  # the runs, kept as they finish: Ctrl-C keeps them, the same command resumes
     stores = {name: store.with_name(f"{store.name}-no-{name}") for name in ablate}
     val, prov = validate_scenario(path, args.replicates, facts, args.workers, args.steps, args.seed, args.quiet,
-                                  store, overrides)
+                                  store, overrides, args.posterior)
     for name in ablate:
         if not args.quiet:
             print(f"ablation: {name} off")
         val.ablations[name], _ = validate_scenario(path, args.replicates, facts, args.workers, args.steps, args.seed,
                                                    args.quiet, stores[name],
-                                                   {**overrides, f"mechanisms.{name}": False})
+                                                   {**overrides, f"mechanisms.{name}": False}, args.posterior)
     prov["ablations"] = ablate
     write_validation(val, prov, out, figures=not args.no_figures, overwrite=args.overwrite)
     for kept in (store, *stores.values()):

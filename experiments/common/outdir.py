@@ -43,7 +43,7 @@ from pathlib import Path
 from migov.experiments import __version__
 from migov.model import ScenarioError
 
-KINDS = ("run", "compare", "analysis", "claims", "sweep", "dashboard-export", "validate")
+KINDS = ("run", "compare", "analysis", "claims", "sweep", "dashboard-export", "validate", "calibration", "explore")
 MANIFEST = "manifest.json"
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("scenarios", "experiments", "model", "docs", "tests")

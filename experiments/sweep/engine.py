@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 from migov.experiments.common.processes import die_with_parent
 from migov.experiments.common.storage import write_parquet
-from migov.experiments.sweep.design import run_table, unit_sample
+from migov.experiments.sweep.design import unit_sample
 from migov.experiments.sweep.experiment import Collect
 from migov.experiments.sweep.loaded import LoadedExperiment, identity_hash
 from migov.experiments.sweep.lock import LockError, acquire
 from migov.experiments.sweep.one_run import run_once
+from migov.experiments.sweep.posterior import POSTERIOR_FILE
 from migov.experiments.sweep.provenance import provenance as provenance_fields
 from migov.experiments.sweep.runner import package_versions
 from migov.experiments.sweep.store import (
@@ -385,6 +386,7 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
         "scenario_file": str(loaded.scenario_path),
         "model_code_hash": identity["code"],  # older name of code_hash, kept for readers of older manifests
         **({"salib_problem": loaded.salib_problem} if loaded.salib_problem else {}),
+        **({"posterior": loaded.posterior.record(runs.drop_duplicates("replicate"))} if loaded.posterior else {}),
         "n_points": len(design),
         "n_runs": len(runs),
         "versions": package_versions(),
@@ -402,6 +404,8 @@ def _inputs(loaded: LoadedExperiment) -> list[Path]:
         files.append(loaded.path.parent / loaded.exp.design.file)
     if loaded.exp.design.salib is not None:
         files.append(loaded.path.parent / loaded.exp.design.salib.problem)
+    if loaded.posterior is not None:
+        files.append(loaded.posterior.folder / POSTERIOR_FILE)
     return files
 
 
@@ -410,7 +414,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
               quiet: bool = False, retry_failed: bool = False) -> SweepReport:
     out = Path(out)
     design = loaded.design()
-    runs = run_table(loaded.exp, design)
+    runs = loaded.runs(design)
     identity = loaded.identity(design)
     files = {"design.parquet": design, "runs.parquet": runs}
     unit = unit_sample(loaded.exp)
@@ -429,7 +433,7 @@ def run_sweep(loaded: LoadedExperiment, out: Path, workers: int = 1, executor: s
         mine = runs if shard is None else runs[runs["run_id"] % shard[1] == shard[0] - 1]
         todo_rows = mine[~mine["run_id"].isin(done)]
         tries = attempts_so_far(out)
-        params = list(design.columns)
+        params = loaded.run_parameters(runs)
         todo = [(int(r["run_id"]), int(r["seed"]), {p: _plain(r[p]) for p in params}, tries.get(int(r["run_id"]), 0)
                  + 1) for _, r in todo_rows.iterrows()]
         ctx = Context(str(loaded.path), str(loaded.scenario_path), loaded.scenario_data,

@@ -139,6 +139,10 @@ class Experiment(Strict):
                                                                                    "the scenario's)")
     collect: Collect = Field(default_factory=Collect, description="what each run keeps")
     output: str | None = Field(None, description="output folder (default results/sweeps/<name>)")
+    posterior: str | None = Field(None, description="a calibration folder (migov calibrate), relative to this file: "
+                                                    "replicate r of every point takes parameter set r drawn from "
+                                                    "its posterior (weighted, seeded by 'seed'); the design's own "
+                                                    "parameters win over drawn ones")
 
     @model_validator(mode="after")
     def _design_fits(self) -> Experiment:

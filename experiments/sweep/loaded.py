@@ -23,8 +23,10 @@ from migov.experiments.sweep.design import (
     problem_specs,
     read_design_table,
     read_problem,
+    run_table,
 )
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Experiment, _read_experiment, find_experiment
+from migov.experiments.sweep.posterior import DRAW_COLUMN, Posterior, load_posterior, with_draws
 from migov.model import Scenario, ScenarioError
 from migov.model.agents import static_attributes
 from migov.model.config import (
@@ -59,6 +61,32 @@ class LoadedExperiment:
     def design(self) -> Any:
         """The design's points: the table handed over in memory, or built from the experiment."""
         return self.table if self.table is not None else build_design(self.exp, self.path.parent)
+
+    @property
+    def posterior(self) -> Posterior | None:
+        """The calibration posterior the runs draw their parameters from, if the experiment names one."""
+        if self.exp.posterior is None:
+            return None
+        if "_posterior" not in self.__dict__:
+            folder = Path(self.exp.posterior)
+            folder = folder if folder.is_absolute() else self.path.parent / folder
+            self.__dict__["_posterior"] = load_posterior(folder, "posterior")
+        return self.__dict__["_posterior"]
+
+    def runs(self, design: Any = None) -> pd.DataFrame:
+        """One row per run (run id, point, replicate, seed, the design's values) and, with a
+        posterior, the draw and the parameter set each replicate takes from it."""
+        if design is None:
+            design = self.design()
+        runs = run_table(self.exp, design)
+        if self.posterior is not None:
+            runs = with_draws(runs, self.posterior, self.exp.seed, list(design.columns))
+        return runs
+
+    def run_parameters(self, runs: pd.DataFrame) -> list[str]:
+        """The run table's columns a run sets in its scenario: the design's and the drawn ones."""
+        skip = {"run_id", "point", "replicate", "seed", DRAW_COLUMN}
+        return [c for c in runs.columns if c not in skip]
 
     def scenario_for(self, params: dict[str, Any]) -> Scenario:
         """The base scenario with one design point's values set (the same code path as
@@ -126,6 +154,7 @@ class LoadedExperiment:
                                                              if self.salib_problem else "")),
             "other_scenarios": _digest(json.dumps(resolved, sort_keys=True)),
             "code": code_hash(),
+            **({"posterior": self.posterior.digest} if self.posterior is not None else {}),
         }
 
     @property
@@ -172,12 +201,14 @@ def code_hash() -> str:
     return _digest(model_code_hash() + inspect.getsource(design) + inspect.getsource(one_run))
 
 
-def load_experiment(path: str | Path, allow_large: bool = False) -> LoadedExperiment:
+def load_experiment(path: str | Path, allow_large: bool = False, posterior: Path | None = None) -> LoadedExperiment:
     """Load an experiment file and check everything a run would trip over before any run: the
     design's size (refused past ``design.MAX_RUNS`` runs unless ``allow_large``), every parameter
     path and value against the scenario, a csv design's columns and values, and the measures."""
     p = find_experiment(path)
     exp = _read_experiment(p)
+    if posterior is not None:  # --posterior: replaces the file's own, and so changes the experiment's identity
+        exp = exp.model_copy(update={"posterior": str(Path(posterior).resolve())})
     table = read_design_table(exp, p.parent) if exp.design.type == "csv" else None
     return _checked(p, exp, table, allow_large)
 
@@ -210,6 +241,10 @@ def _checked(p: Path, exp: Experiment, table: Any, allow_large: bool) -> LoadedE
         _check_design_table(loaded, design_file(exp, p.parent), table)
     if exp.design.salib is not None and exp.parameters:
         _check_salib_parameters(loaded)
+    if loaded.posterior is not None:  # every drawn path and its extremes, before any run
+        for key in loaded.posterior.paths:
+            col = loaded.posterior.particles[key]
+            _check_values(loaded, str(p), "posterior", "posterior", key, sorted({col.min(), col.max()}))
     _check_measures(loaded)
     return loaded
 

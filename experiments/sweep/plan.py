@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from migov.experiments.sweep.design import run_table
 from migov.experiments.sweep.loaded import LoadedExperiment
 from migov.experiments.sweep.one_run import run_once
 
@@ -12,12 +11,12 @@ from migov.experiments.sweep.one_run import run_once
 def dry_run(loaded: LoadedExperiment, workers: int, show: int = 5) -> str:
     exp = loaded.exp
     design = loaded.design()
-    runs = run_table(exp, design)
+    runs = loaded.runs(design)
     steps = exp.steps or loaded.base.simulation.steps
     probe = max(1, steps // 10)
     first = runs.iloc[0]
     t0 = time.perf_counter()
-    run_once(loaded, 0, int(first["seed"]), {p: first[p] for p in design.columns}, probe, exp.collect)
+    run_once(loaded, 0, int(first["seed"]), {p: first[p] for p in loaded.run_parameters(runs)}, probe, exp.collect)
     per_run = (time.perf_counter() - t0) * steps / probe
     total = per_run * len(runs) / workers
     lines = [

@@ -59,9 +59,11 @@ class Validation:
 
 
 def validation_experiment(path: Path, replicates: int, steps: int | None, base_seed: int,
-                          store: Path, overrides: dict[str, Any] | None = None) -> LoadedExperiment:
+                          store: Path, overrides: dict[str, Any] | None = None,
+                          posterior: Path | None = None) -> LoadedExperiment:
     """The validation as an experiment in memory: one design point (the scenario, with any
-    ``overrides`` by dotted path, e.g. a mechanism switched off), the replicates, every step of the
+    ``overrides`` by dotted path, e.g. a mechanism switched off), the replicates (each with its own
+    parameter set drawn from ``posterior``, a calibration folder, when given), every step of the
     series and the agents (per-organisation income, offices and members) kept."""
     fixed = {key: {"levels": [value]} for key, value in (overrides or {}).items()}
     data = {
@@ -76,6 +78,8 @@ def validation_experiment(path: Path, replicates: int, steps: int | None, base_s
     }
     if steps:
         data["steps"] = steps
+    if posterior is not None:
+        data["posterior"] = str(Path(posterior).resolve())
     return build_experiment(data, store.with_name(store.name + ".yaml"))  # names it; never written
 
 
@@ -205,15 +209,22 @@ def compare_facts(facts: Facts, annual: pd.DataFrame, runs: pd.DataFrame) -> tup
 # --------------------------------------------------------------------------- running
 def validate_scenario(path: Path, replicates: int, facts_path: Path = FACTS, workers: int | None = None,
                       steps: int | None = None, base_seed: int = 0, quiet: bool = False,
-                      store: Path | None = None, overrides: dict[str, Any] | None = None) -> tuple[Validation, dict]:
+                      store: Path | None = None, overrides: dict[str, Any] | None = None,
+                      posterior: Path | None = None) -> tuple[Validation, dict]:
     """Run the scenario's replicates on the sweep engine and set each fact beside them. The runs
     are kept in ``store`` as they finish, so an interrupted validation resumes; without ``store``
     a temporary one is used and removed. ``overrides`` (dotted path -> value) change the scenario
-    for every run, as ``--set`` does."""
+    for every run, as ``--set`` does; with ``posterior`` (a calibration folder) each replicate runs
+    a parameter set drawn from it (the overrides win over drawn values)."""
     facts = load_facts(facts_path)  # before any run: a bad facts file costs nothing
     scenario = load_scenario(path, overrides=overrides or None)
-    res = run_kept(lambda s: validation_experiment(path, replicates, steps, base_seed, s, overrides), store,
-                   workers, quiet, agents=True)
+    made: list[LoadedExperiment] = []
+
+    def make(s: Path) -> LoadedExperiment:
+        made.append(validation_experiment(path, replicates, steps, base_seed, s, overrides, posterior))
+        return made[-1]
+
+    res = run_kept(make, store, workers, quiet, agents=True)
     table = res.runs
     failures = [{"replicate": int(r.replicate), "seed": int(r.seed), "error": r.error}
                 for r in table[table["status"] == "failed"].itertuples()]
@@ -229,6 +240,7 @@ def validate_scenario(path: Path, replicates: int, facts_path: Path = FACTS, wor
         "scenario": {"name": path.stem, "file": str(path), "hash": scenario.content_hash(), "title": scenario.title},
         "facts_file": str(facts_path),
         "overrides": dict(overrides or {}),
+        **({"posterior": made[0].posterior.record(made[0].runs().drop_duplicates("replicate"))} if posterior else {}),
         "last_in_sample_year": LAST_IN_SAMPLE_YEAR,
         "band_percentiles": list(BAND),
         "replicates": replicates,
