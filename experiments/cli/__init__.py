@@ -1,6 +1,7 @@
 """The ``migov`` command line: one module per command (``run``, ``scenarios``, ``compare``,
-``sweep``, ``design``, ``analyse``, ``dashboard``, ``claims``, ``validate``, ``calibrate``), each adding its parser
-with ``register`` and doing its work in ``cmd_*``; this module assembles them and turns errors into exit statuses.
+``sweep``, ``design``, ``analyse``, ``dashboard``, ``claims``, ``validate``, ``calibrate``,
+``explore``), each adding its parser with ``register`` and doing its work in ``cmd_*``; this
+module assembles them and turns errors into exit statuses.
 
 User mistakes (a missing or malformed scenario, an unknown ``--set`` key, a bad option) print
 one line naming the file, the field and what was expected, and exit with status 2; no
@@ -20,6 +21,7 @@ from migov.experiments.cli import (
     compare,
     dashboard,
     design,
+    explore,
     run,
     scenarios,
     sweep,
@@ -29,7 +31,7 @@ from migov.experiments.cli.args import EXIT_FAILED_RUNS, EXIT_INTERRUPTED, EXIT_
 from migov.experiments.sweep.engine import SweepError, SweepInterrupted
 from migov.model import ScenarioError
 
-COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims, validate, calibrate)
+COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims, validate, calibrate, explore)
 
 
 class OneLineParser(argparse.ArgumentParser):
