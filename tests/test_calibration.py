@@ -340,3 +340,29 @@ def test_posterior_values_are_in_natural_units(calibrated):
     _, out = calibrated
     post = pd.read_parquet(out / "posterior.parquet")
     assert np.all(post["parameters.core_concentration"].between(0.5, 4.0))
+
+
+def test_claims_and_compare_draw_from_a_posterior(tmp_path):
+    fake_posterior(tmp_path / "cal")
+    entry = {"id": "tiny", "claim": "c", "source": {"seed": "test", "passage": "test"},
+             "measure": {"name": "uncertainty"},
+             "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
+                            "b": {"set": {"parameters.uncertainty": 0.8}}},
+             "expected": "positive", "fails_if": "f", "steps": 3}
+    reg = tmp_path / "claims.yaml"
+    reg.write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
+    out = tmp_path / "claims"
+    assert cli.main(["claims", "--registry", str(reg), "--replicates", "3", "--workers", "1", "--out", str(out),
+                     "--posterior", str(tmp_path / "cal"), "-q"]) == 0
+    runs = pd.read_parquet(out / "tiny" / "round-0" / "runs" / "runs.parquet")
+    # the arms set uncertainty themselves; legitimacy_decay is drawn, the same for both arms of a replicate
+    assert set(runs["parameters.uncertainty"]) == {0.1, 0.8}
+    assert (runs.groupby("replicate")["parameters.legitimacy_decay"].nunique() == 1).all()
+    assert set(runs["parameters.legitimacy_decay"]) <= {0.03, 0.05}
+    assert "drawn from the calibration posterior" in (out / "report.md").read_text()
+    cmp_out = tmp_path / "cmp"
+    assert cli.main(["compare", "baseline", "rigid_mandates", "-n", "2", "--steps", "4", "--workers", "1",
+                     "--posterior", str(tmp_path / "cal"), "--no-figures", "-q", "--out", str(cmp_out)]) == 0
+    manifest = json.loads((cmp_out / "manifest.json").read_text())
+    assert manifest["posterior"]["parameters"] == ["parameters.uncertainty", "parameters.legitimacy_decay"]
+    assert len(manifest["posterior"]["draws"]) == 2
