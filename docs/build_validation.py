@@ -1,12 +1,15 @@
 """Rebuild the generated tables in docs/validation.md by running ``migov validate``.
 
     python docs/build_validation.py [--replicates 20] [--workers N]
+    python docs/build_validation.py --calibration results/calibrate/history
+
 
 Validates the history scenario with every mechanism switched off in turn (the ablations) and the
 baseline, and replaces what stands between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` in
 the page (history-run, history-in, history-out, history-ablations, baseline-run, baseline-in,
-baseline-out). The prose around the blocks is written by hand from these tables: re-read it after
-a rebuild.
+baseline-out). With ``--calibration DIR`` it runs nothing and fills the calibrated-history blocks
+(CAL_BLOCKS) from a ``migov calibrate`` folder instead. The prose around the blocks is written by
+hand from these tables: re-read it after a rebuild.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from migov.model.config import Mechanisms  # noqa: E402
 PAGE = ROOT / "docs" / "validation.md"
 BLOCKS = ("history-run", "history-in", "history-out", "history-ablations", "baseline-run", "baseline-in",
           "baseline-out")
+CAL_BLOCKS = ("calibrated-run", "calibrated-generations", "calibrated-identification", "calibrated-in",
+              "calibrated-untargeted", "calibrated-out", "calibrated-beside")
 
 
 def run_line(prov: dict, command: str) -> str:
@@ -62,6 +67,39 @@ def blocks(replicates: int, workers: int | None) -> dict[str, str]:
     return out
 
 
+def calibration_blocks(folder: Path) -> dict[str, str]:
+    """The calibrated-history blocks from a calibration folder's report (its sections, verbatim)."""
+    import json
+
+    import pandas as pd
+
+    report = (folder / "report.md").read_text(encoding="utf-8")
+
+    def section(title: str) -> str:
+        m = re.search(rf"^#+ {re.escape(title)}\n\n(.*?)(?=\n#+ |\Z)", report, re.S | re.M)
+        if not m:
+            raise SystemExit(f"{folder / 'report.md'}: no section '{title}'")
+        return "\n".join(line for line in m.group(1).strip().splitlines() if not line.startswith("!["))
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    prov = manifest["provenance"]
+    diag = pd.read_csv(folder / "diagnostics.csv")
+    first = report.split("\n## ")[0].strip().splitlines()
+    summary = " ".join(line for line in first[1:] if line.strip())
+    return {
+        "calibrated-run": f"`migov calibrate {prov['calibration']}` (calibration hash {prov['calibration_hash']}, "
+                          f"code hash {prov['code_hash']}, scenario hash {prov['scenario_hash']}, migov "
+                          f"{prov['migov_version']}, pyabc {prov['versions'].get('pyabc')}; "
+                          f"{int(diag['runs'].sum())} runs). {summary}",
+        "calibrated-generations": section("Generations"),
+        "calibrated-identification": section("What the record identifies"),
+        "calibrated-in": section("In-sample, targeted"),
+        "calibrated-untargeted": section("In-sample, not targeted"),
+        "calibrated-out": section("Out-of-sample (never seen by the calibration)"),
+        "calibrated-beside": section("Beside the defaults"),
+    }
+
+
 def fill(text: str, generated: dict[str, str]) -> str:
     for name, body in generated.items():
         pattern = re.compile(rf"(<!-- begin:{name} -->\n)(?:.*?\n)?(<!-- end:{name} -->)", re.S)
@@ -75,8 +113,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicates", type=int, default=20)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--calibration", type=Path, default=None,
+                    help="fill only the calibrated-history blocks, from this migov calibrate folder")
     args = ap.parse_args()
     text = PAGE.read_text(encoding="utf-8")
+    if args.calibration:
+        PAGE.write_text(fill(text, calibration_blocks(args.calibration)), encoding="utf-8")
+        print(PAGE)
+        return
     fill(text, {name: "" for name in BLOCKS})  # every block is there before anything runs
     PAGE.write_text(fill(text, blocks(args.replicates, args.workers)), encoding="utf-8")
     print(PAGE)

@@ -100,6 +100,7 @@ def test_validation_page_has_every_generated_block():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     text = (ROOT / "docs" / "validation.md").read_text(encoding="utf-8")
-    filled = mod.fill(text, {name: f"FILLED {name}" for name in mod.BLOCKS})
-    assert all(f"FILLED {name}" in filled for name in mod.BLOCKS)
-    assert mod.fill(filled, {name: "" for name in mod.BLOCKS}).count("FILLED") == 0  # refilling replaces
+    names = (*mod.BLOCKS, *mod.CAL_BLOCKS)
+    filled = mod.fill(text, {name: f"FILLED {name}" for name in names})
+    assert all(f"FILLED {name}" in filled for name in names)
+    assert mod.fill(filled, {name: "" for name in names}).count("FILLED") == 0  # refilling replaces
