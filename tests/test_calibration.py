@@ -133,12 +133,13 @@ def test_calibration_writes_what_a_modeller_judges(calibrated):
                                                                                              "median"], rel=1e-5)
 
 
-def test_one_process_calibration_is_reproducible(calibrated, tmp_path):
-    path, out = calibrated
-    again = tmp_path / "again"
-    calibrate(load_calibration(path), again, executor="serial", workers=1, quiet=True, predictive=False)
-    a = pd.read_parquet(out / "posterior.parquet")
-    b = pd.read_parquet(again / "posterior.parquet")
+def test_one_process_calibration_is_reproducible(tmp_path):
+    loaded = load_calibration(small(tmp_path))
+    for name in ("a", "b"):
+        calibrate(loaded, tmp_path / name, quick=True, executor="serial", workers=1, quiet=True, predictive=False)
+    a = pd.read_parquet(tmp_path / "a" / "posterior.parquet")
+    b = pd.read_parquet(tmp_path / "b" / "posterior.parquet")
+    assert len(a) == 4
     pd.testing.assert_frame_equal(a.drop(columns="particle"), b.drop(columns="particle"))
 
 
@@ -170,7 +171,7 @@ def _generations(db: Path) -> int:
 
 
 def test_resume_after_kill_9_keeps_every_finished_generation(tmp_path, capsys):
-    path = small(tmp_path, budget={"population": 4, "generations": 3, "predictive": 2})
+    path = small(tmp_path, budget={"population": 4, "generations": 2, "predictive": 2})
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "migov", "calibrate", str(path), "--out", str(out), "--executor", "serial",
            "--no-predictive", "-q"]
@@ -188,13 +189,13 @@ def test_resume_after_kill_9_keeps_every_finished_generation(tmp_path, capsys):
     assert cli.main(["calibrate", str(path), "--out", str(out), "--resume", "--executor", "serial",
                      "--no-predictive", "-q"]) == 0
     post = pd.read_parquet(out / "posterior.parquet")
-    assert sorted(set(post["generation"])) == [0, 1, 2]
+    assert sorted(set(post["generation"])) == [0, 1]
     after = pd.read_sql("SELECT * FROM populations", sqlite3.connect(out / "calibration.db"))
     kept_rows = first[first["t"] <= kept][["t", "epsilon", "nr_samples"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(after[after["t"] <= kept][["t", "epsilon", "nr_samples"]].reset_index(drop=True),
                                   kept_rows)  # finished generations are kept as they were, not run again
     # a changed file cannot continue the same calibration
-    small(tmp_path, budget={"population": 4, "generations": 4, "predictive": 2})
+    small(tmp_path, budget={"population": 4, "generations": 3, "predictive": 2})
     err = one_line_error(capsys, ["calibrate", str(path), "--out", str(out), "--resume"])
     assert "calibration file" in err
 
