@@ -30,12 +30,12 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 from migov.experiments.calibration.simulate import run_seed
-from migov.experiments.calibration.spec import LIBRARY, _scenario
+from migov.experiments.calibration.spec import LIBRARY, _scenario, read_checked
 from migov.experiments.sweep.experiment import MAX_SEED
 from migov.model import ScenarioError
-from migov.model.config import Strict, _format_pydantic, read_resolved, read_yaml, set_paths
+from migov.model.config import Strict, read_resolved, set_paths
 from migov.model.config import validate_scenario as validate_scenario_data
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 EVALS = "evaluations"
 ETA = 20.0  # distribution index of crossover and mutation (OpenMOLE's and NSGA-II's usual value)
@@ -163,14 +163,7 @@ def find_exploration(name: str | Path) -> Path:
 
 def load_exploration(path: str | Path) -> LoadedExploration:
     p = find_exploration(path)
-    data = read_yaml(p)
-    if not isinstance(data, dict):
-        raise ScenarioError(str(p), "", f"expected a mapping of exploration fields, got {type(data).__name__}")
-    try:
-        exp = Exploration.model_validate(data)
-    except ValidationError as err:
-        loc, msg = _format_pydantic(err)
-        raise ScenarioError(str(p), loc, msg) from None
+    exp = read_checked(p, Exploration, "exploration")
     scenario_path = _scenario(exp.scenario, p.parent)
     scenario_data = read_resolved(scenario_path)
     for name, rng in exp.parameters.items():

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from migov.experiments.sweep.experiment import MAX_SEED
 from migov.experiments.validation.facts import FACTS, Fact, load_facts
@@ -22,6 +22,7 @@ from migov.model.config import Strict, _format_pydantic, find_scenario, read_res
 from migov.model.config import validate_scenario as validate_scenario_data
 from pydantic import Field, ValidationError, model_validator
 
+M = TypeVar("M", bound=Strict)
 LIBRARY = Path(__file__).resolve().parents[1] / "library"
 NORMAL_REACH = 4.0  # an unbounded normal prior must keep mean +- this many sd inside the field's range
 
@@ -185,18 +186,23 @@ def _scenario(ref: str, folder: Path) -> Path:
     return find_scenario(ref)
 
 
+def read_checked(p: Path, model: type[M], what: str) -> M:
+    """A YAML file validated against ``model``; a mistake is one ScenarioError line naming the field."""
+    data = read_yaml(p)
+    if not isinstance(data, dict):
+        raise ScenarioError(str(p), "", f"expected a mapping of {what} fields, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        loc, msg = _format_pydantic(err)
+        raise ScenarioError(str(p), loc, msg) from None
+
+
 def load_calibration(path: str | Path, facts_path: Path = FACTS) -> LoadedCalibration:
     """Read and check a calibration file: its schema, every parameter path and its prior's bounds
     against the scenario, and every target against the in-sample facts."""
     p = find_calibration(path)
-    data = read_yaml(p)
-    if not isinstance(data, dict):
-        raise ScenarioError(str(p), "", f"expected a mapping of calibration fields, got {type(data).__name__}")
-    try:
-        cal = Calibration.model_validate(data)
-    except ValidationError as err:
-        loc, msg = _format_pydantic(err)
-        raise ScenarioError(str(p), loc, msg) from None
+    cal = read_checked(p, Calibration, "calibration")
     scenario_path = _scenario(cal.scenario, p.parent)
     scenario_data = read_resolved(scenario_path)
     for name, fp in cal.parameters.items():
