@@ -159,6 +159,22 @@ def test_a_foreign_folder_is_refused(tmp_path, capsys):
     assert (out / "notes.txt").read_text() == "not migov's"
 
 
+def _processes_writing(out: Path) -> list[int]:
+    """Processes whose command line names ``out`` (the killed calibration's workers are forks of it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next((ln for ln in (entry / "status").read_text().splitlines() if ln.startswith("State:")), "")
+        except OSError:
+            continue
+        if str(out) in cmd and "Z" not in state:
+            found.append(int(entry.name))
+    return found
+
+
 def _generations(db: Path) -> int:
     if not db.exists():
         return -1
@@ -173,16 +189,20 @@ def _generations(db: Path) -> int:
 def test_resume_after_kill_9_keeps_every_finished_generation(tmp_path, capsys):
     path = small(tmp_path, budget={"population": 4, "generations": 2, "predictive": 2})
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "migov", "calibrate", str(path), "--out", str(out), "--executor", "serial",
-           "--no-predictive", "-q"]
+    cmd = [sys.executable, "-m", "migov", "calibrate", str(path), "--out", str(out), "--executor", "processes",
+           "--workers", "2", "--no-predictive", "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         while _generations(out / "calibration.db") < 0 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, signal.SIGKILL)  # the coordinator only: its workers must not simulate on alone
     finally:
         proc.wait()
+    deadline = time.monotonic() + 30
+    while _processes_writing(out) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_writing(out), "a worker outlived its killed coordinator"
     kept = _generations(out / "calibration.db")
     assert kept >= 0, "no generation was stored before the kill"
     first = pd.read_sql("SELECT * FROM populations", sqlite3.connect(out / "calibration.db"))
@@ -194,6 +214,7 @@ def test_resume_after_kill_9_keeps_every_finished_generation(tmp_path, capsys):
     kept_rows = first[first["t"] <= kept][["t", "epsilon", "nr_samples"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(after[after["t"] <= kept][["t", "epsilon", "nr_samples"]].reset_index(drop=True),
                                   kept_rows)  # finished generations are kept as they were, not run again
+    capsys.readouterr()  # what the resumed run said (with -q at most pyabc's warnings)
     # a changed file cannot continue the same calibration
     small(tmp_path, budget={"population": 4, "generations": 3, "predictive": 2})
     err = one_line_error(capsys, ["calibrate", str(path), "--out", str(out), "--resume"])
@@ -299,7 +320,7 @@ def synthetic_facts(tmp: Path, truth: dict[str, float], years: list[int], seed: 
 
 
 def recovery(tmp: Path, truth: dict[str, float], priors: dict[str, dict], population: int, generations: int,
-             workers: int) -> pd.DataFrame:
+             executor: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     facts = synthetic_facts(tmp, truth, [1996, 1997, 1998], seed=11)
     data = {"name": "recovery", "scenario": "baseline", "seed": 1,
             "parameters": {name.split(".")[-1]: {"path": name, "prior": prior} for name, prior in priors.items()},
@@ -308,32 +329,43 @@ def recovery(tmp: Path, truth: dict[str, float], priors: dict[str, dict], popula
     path = tmp / "recovery.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     out = tmp / "out"
-    calibrate(load_calibration(path, facts), out, executor="processes", workers=workers, quiet=True,
-              predictive=False)
-    return pd.read_csv(out / "identification.csv").set_index("path")
+    calibrate(load_calibration(path, facts), out, executor=executor, workers=2, quiet=True, predictive=False)
+    post = pd.read_parquet(out / "posterior.parquet")
+    last = post[post["generation"] == post["generation"].max()]
+    return pd.read_csv(out / "identification.csv").set_index("path"), last
+
+
+def interval(last: pd.DataFrame, path: str, mass: float = 0.95) -> tuple[float, float]:
+    from migov.experiments.calibration.report import weighted_quantile
+
+    x, w = last[path].to_numpy(float), last["weight"].to_numpy(float)
+    return weighted_quantile(x, w, (1 - mass) / 2), weighted_quantile(x, w, 1 - (1 - mass) / 2)
 
 
 def test_calibration_recovers_a_known_parameter(tmp_path):
-    """Reduced form: one parameter that sets the money in the field, three facts of three years."""
+    """Reduced form: one parameter that sets the money in the field, three facts of three years; in
+    one process, so that the test's outcome is the same on every machine, loaded or not."""
     truth = {"parameters.funding_scale": 1.6}
-    ident = recovery(tmp_path, truth, {"parameters.funding_scale": {"distribution": "loguniform", "low": 0.3,
-                                                                    "high": 5.0}}, 16, 3, 2)
-    row = ident.loc["parameters.funding_scale"]
-    assert row["p05"] <= truth["parameters.funding_scale"] <= row["p95"]
-    assert row["sd_ratio"] < 0.5  # the record narrows it: the posterior is well inside the prior
+    ident, last = recovery(tmp_path, truth, {"parameters.funding_scale": {"distribution": "loguniform", "low": 0.3,
+                                                                          "high": 5.0}}, 12, 3, "serial")
+    lo, hi = interval(last, "parameters.funding_scale")
+    assert lo <= truth["parameters.funding_scale"] <= hi
+    assert ident.loc["parameters.funding_scale", "sd_ratio"] < 0.5  # the record narrows it well inside the prior
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MIGOV_FULL_RECOVERY"), reason="full recovery (about 8 minutes on 2 cores): "
+                    "set MIGOV_FULL_RECOVERY=1")
 def test_calibration_recovers_known_parameters_full(tmp_path):
     truth = {"parameters.funding_scale": 1.6, "parameters.core_concentration": 2.5,
              "parameters.choice_temperature": 0.5}
     priors = {"parameters.funding_scale": {"distribution": "loguniform", "low": 0.3, "high": 5.0},
               "parameters.core_concentration": {"distribution": "uniform", "low": 0.5, "high": 4.0},
               "parameters.choice_temperature": {"distribution": "loguniform", "low": 0.1, "high": 3.0}}
-    ident = recovery(tmp_path, truth, priors, 60, 5, 2)
+    ident, last = recovery(tmp_path, truth, priors, 60, 5, "processes")
     for path, value in truth.items():
-        row = ident.loc[path]
-        assert row["p05"] <= value <= row["p95"], f"{path}: {value} outside [{row['p05']}, {row['p95']}]"
+        lo, hi = interval(last, path)
+        assert lo <= value <= hi, f"{path}: {value} outside the 95% interval [{lo}, {hi}]"
     assert ident.loc["parameters.funding_scale", "sd_ratio"] < 0.5
 
 
@@ -367,3 +399,38 @@ def test_claims_and_compare_draw_from_a_posterior(tmp_path):
     manifest = json.loads((cmp_out / "manifest.json").read_text())
     assert manifest["posterior"]["parameters"] == ["parameters.uncertainty", "parameters.legitimacy_decay"]
     assert len(manifest["posterior"]["draws"]) == 2
+
+
+def test_a_facts_weight_is_its_share_of_the_squared_distance_whatever_its_years(tmp_path):
+    """pyabc squares weight times difference: a fact over n years enters with sqrt(w / n) per year."""
+    from migov.experiments.calibration.engine import distance
+    from migov.experiments.calibration.simulate import Simulator
+
+    loaded = load_calibration(small(tmp_path, targets=[
+        {"fact": "iom_expenditure", "weight": 2.0},  # six years
+        {"fact": "unhcr_growth_2001_2014"}]))  # one figure, weight 1
+    fixed = distance(loaded, Simulator.of(loaded))._arg_fixed_weights  # as handed to pyabc
+    squares: dict[str, float] = {}
+    for key, w in fixed.items():
+        squares[key.split("@")[0]] = squares.get(key.split("@")[0], 0.0) + w ** 2
+    assert squares == pytest.approx({"iom_expenditure": 2.0, "unhcr_growth_2001_2014": 1.0})
+
+
+def test_scenarios_compared_keep_their_own_values_of_a_drawn_path(tmp_path):
+    """A compared scenario that sets a calibrated path itself keeps it: drawing it would erase the
+    difference compared."""
+    fake_posterior(tmp_path / "cal")
+    other = tmp_path / "calm.yaml"
+    other.write_text(yaml.safe_dump({"extends": "baseline", "parameters": {"uncertainty": 0.05}}))
+    out = tmp_path / "cmp"
+    assert cli.main(["compare", "baseline", str(other), "-n", "2", "--steps", "3", "--workers", "1",
+                     "--posterior", str(tmp_path / "cal"), "--no-figures", "-q", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["posterior"]["parameters"] == ["parameters.uncertainty", "parameters.legitimacy_decay"]
+    from migov.experiments.analysis.comparison import comparison_experiment
+
+    loaded = comparison_experiment([ROOT / "scenarios" / "baseline.yaml", other], 2, 3, 0, tmp_path / "s",
+                                   tmp_path / "cal")
+    assert loaded.undrawn() == ["parameters.uncertainty"]
+    runs = loaded.runs()
+    assert "parameters.uncertainty" not in runs and "parameters.legitimacy_decay" in runs

@@ -9,24 +9,27 @@ one under the same file, scenario and code, and refuses anything else.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from migov.experiments.calibration.engine import DB_FILE, run_abc
+from migov.experiments.calibration.engine import DB_FILE, SCALE_LOG, run_abc
 from migov.experiments.calibration.report import (
     calibrated_scenario,
     diagnostics,
     diagnostics_figure,
+    failures,
     identification,
     marginals_figure,
     pairs_figure,
     posterior_table,
     report_markdown,
+    scale_weights,
     targeted,
 )
-from migov.experiments.calibration.simulate import Simulator
+from migov.experiments.calibration.simulate import FAILURES, Simulator
 from migov.experiments.calibration.spec import Budget, LoadedCalibration
 from migov.experiments.common.outdir import OutputError, open_accumulating, read_manifest, record_files
 from migov.experiments.common.storage import write_parquet
@@ -52,8 +55,17 @@ class Outcome:
 
 
 def identity(loaded: LoadedCalibration, budget_name: str) -> dict:
+    """What decides a calibration's numbers: its file, the scenario, the facts it fits, the model's and
+    the calibration's code, the budget. ``--resume`` under any other is refused."""
+    import hashlib
+
+    from migov.experiments.calibration import engine, simulate, spec
+
+    calibration_code = hashlib.sha256("".join(Path(m.__file__).read_text(encoding="utf-8")
+                                              for m in (spec, simulate, engine)).encode()).hexdigest()[:16]
     return {"calibration_hash": loaded.cal.content_hash(), "scenario_hash": loaded.base.content_hash(),
-            "code_hash": code_hash(), "budget": budget_name}
+            "facts_hash": hashlib.sha256(Path(loaded.facts_path).read_bytes()).hexdigest()[:16],
+            "code_hash": code_hash(), "calibration_code_hash": calibration_code, "budget": budget_name}
 
 
 def open_folder(loaded: LoadedCalibration, out: Path, resume: bool, budget_name: str) -> None:
@@ -67,29 +79,26 @@ def open_folder(loaded: LoadedCalibration, out: Path, resume: bool, budget_name:
         raise OutputError(out, "holds a calibration already; continue it with --resume, or choose another --out")
     if resume:
         old = (read_manifest(out) or {}).get("identity", {})
-        changed = [k for k in ("calibration_hash", "scenario_hash", "code_hash", "budget") if old.get(k) != mine[k]]
+        changed = [k for k in mine if old.get(k) != mine[k]]
         if changed:
             what = {"calibration_hash": "the calibration file", "scenario_hash": "the scenario",
-                    "code_hash": "migov's code", "budget": "the budget (--quick or not)"}[changed[0]]
+                    "facts_hash": "the facts file", "code_hash": "the model's code",
+                    "calibration_code_hash": "the calibration's code",
+                    "budget": "the budget (--quick or not)"}[changed[0]]
             raise OutputError(out, f"was calibrated under other settings ({what} changed since); a calibration "
                                    "cannot mix them: start a new one in another --out")
     record_files(out, [DB_FILE], {"identity": mine, "calibration_file": str(loaded.path)})
 
 
-def stop_reason(diag, budget: Budget, replicates: int) -> str:
+def stop_reason(message: str, diag, budget: Budget) -> str:
+    """Why the calibration stopped: pyabc's own words, or (nothing left to run on a resume) the
+    budget that was already spent."""
+    if message:
+        return f"{message[0].lower()}{message[1:]} (pyabc)"
     d = diag[diag["generation"] >= 0]
-    if d.empty:
-        return "before the first generation"
-    last = d.iloc[-1]
     if len(d) >= budget.generations:
-        return f"the generation limit ({budget.generations})"
-    if budget.max_runs is not None and diag["runs"].sum() >= budget.max_runs:
-        return f"the run budget ({budget.max_runs} runs)"
-    if last["epsilon"] <= budget.min_epsilon:
-        return f"the minimum epsilon ({budget.min_epsilon})"
-    if last["acceptance_rate"] < budget.min_acceptance:
-        return f"the minimum acceptance rate ({budget.min_acceptance})"
-    return f"the wall-time limit ({budget.max_minutes} min)" if budget.max_minutes else "pyabc's own criteria"
+        return f"the generation limit ({budget.generations}), reached before this invocation"
+    return "a budget spent before this invocation (runs or wall time)"
 
 
 def calibrate(loaded: LoadedCalibration, out: Path, quick: bool = False, resume: bool = False,
@@ -106,7 +115,7 @@ def calibrate(loaded: LoadedCalibration, out: Path, quick: bool = False, resume:
     budget = loaded.cal.quick if quick else loaded.cal.budget
     open_folder(loaded, out, resume, budget_name)
     try:
-        history = run_abc(loaded, out, budget, resume, executor, workers, scheduler, quiet)
+        history, message = run_abc(loaded, out, budget, resume, executor, workers, scheduler, quiet)
     except KeyboardInterrupt:
         raise SweepInterrupted(f"interrupted; every finished generation is kept in {out / DB_FILE}; continue with: "
                                f"migov calibrate {loaded.path} --out {out} --resume"
@@ -124,7 +133,10 @@ def calibrate(loaded: LoadedCalibration, out: Path, quick: bool = False, resume:
                                "--resume")
     diag = diagnostics(history, loaded.cal.replicates)
     ident = identification(post, sim)
-    stop = stop_reason(diag, budget, loaded.cal.replicates)
+    stop = stop_reason(message, diag, budget)
+    weights = scale_weights(out / SCALE_LOG, {k: math.sqrt(w) for k, (*_, w) in zip(sim.keys(), loaded.rows,
+                                                                                     strict=True)})
+    failed = failures(out / FAILURES)
     write_parquet(post, out / POSTERIOR_FILE, prov)
     diag.to_csv(out / "diagnostics.csv", index=False)
     ident.to_csv(out / "identification.csv", index=False)
@@ -158,9 +170,9 @@ def calibrate(loaded: LoadedCalibration, out: Path, quick: bool = False, resume:
         for kept in (store, default_store):
             shutil.rmtree(kept, ignore_errors=True)
     (out / "report.md").write_text(report_markdown(loaded, diag, ident, pred_table, default_table, budget_name,
-                                                   stop, prov), encoding="utf-8")
+                                                   stop, prov, weights, failed), encoding="utf-8")
     (out / "calibrated.yaml").write_text(calibrated_scenario(loaded, ident, out), encoding="utf-8")
-    files += ["report.md", "calibrated.yaml"]
+    files += ["report.md", "calibrated.yaml", *[f for f in (SCALE_LOG, FAILURES) if (out / f).exists()]]
     record_files(out, files, {"provenance": json.loads(json.dumps(prov, default=str)), "stopped": stop})
     return Outcome(out, int(post["generation"].max()) + 1, int(diag["runs"].sum()), stop, ident, pred_table)
 

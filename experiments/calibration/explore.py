@@ -346,9 +346,12 @@ def figure(archive: pd.DataFrame, patterns: dict[str, Pattern], title: str):
     return fig
 
 
-def record_cell_reached(archive: pd.DataFrame, patterns: dict[str, Pattern]) -> bool | None:
-    """Whether the cell holding the record (every pattern's record given) was reached."""
+def record_cell_reached(archive: pd.DataFrame, patterns: dict[str, Pattern]) -> bool | str | None:
+    """Whether the cell holding the record was reached: None when a pattern has no record, "outside"
+    when a record lies beyond its pattern's range (an edge cell would only say the run went as far)."""
     if any(p.record is None for p in patterns.values()):
         return None
+    if any(not p.low <= p.record <= p.high for p in patterns.values()):
+        return "outside"
     cell = tuple(p.cell(p.record) for p in patterns.values())
     return cell in set(archive["cell"])

@@ -18,19 +18,21 @@ from migov.experiments.validation.validate import Validation, _number, markdown
 
 IDENTIFIED = 0.5  # posterior sd below this share of the prior's: the record identifies the parameter
 WEAK = 0.8  # below this share: weakly identified; above: the record says little about it
+EDGE = 0.05  # a posterior median in the outer 5% of the prior's range is piled against a bound
 
 
 def posterior_table(history, sim: Simulator) -> pd.DataFrame:
-    """Every accepted particle of every generation: generation, particle, weight, distance, and
-    one column per calibrated path, in the scenario's units."""
+    """Every accepted particle of every generation: generation, particle (its index in the
+    generation), weight (normalised per generation), distance, and one column per calibrated path,
+    in the scenario's units. Each row is one particle as pyabc stored it, its values kept together."""
     blocks = []
     for t in range(history.max_t + 1):
-        df, w = history.get_distribution(m=0, t=t)
-        dist = history.get_weighted_distances(t=t)
-        block = pd.DataFrame({"generation": t, "particle": df.index.to_numpy(dtype=np.int64), "weight": w,
-                              "distance": dist["distance"].to_numpy()[: len(df)]})
+        particles = history.get_population(t).particles
+        w = np.array([p.weight for p in particles], dtype=float)
+        block = pd.DataFrame({"generation": t, "particle": np.arange(len(particles), dtype=np.int64),
+                              "weight": w / w.sum(), "distance": [float(p.distance) for p in particles]})
         for name, path in sim.paths.items():
-            block[path] = [natural(sim.priors[name], v) for v in df[name].to_numpy()]
+            block[path] = [natural(sim.priors[name], float(p.parameter[name])) for p in particles]
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
 
@@ -79,6 +81,11 @@ def identification(post: pd.DataFrame, sim: Simulator) -> pd.DataFrame:
         verdict = ("identified" if ratio < IDENTIFIED else "weakly identified" if ratio < WEAK
                    else "not identified")
         lo, hi = prior.bounds
+        s_lo, s_hi = sampled(prior, lo), sampled(prior, hi)
+        where = (sampled(prior, weighted_quantile(x, w, 0.5)) - s_lo) / (s_hi - s_lo)
+        if where < EDGE or where > 1 - EDGE:
+            verdict += f" (against the prior's {'lower' if where < EDGE else 'upper'} bound: the record may " \
+                       "want values beyond the prior, or the model misfits)"
         rows.append({"parameter": name, "path": path, "prior": prior.distribution, "prior_low": lo, "prior_high": hi,
                      "median": weighted_quantile(x, w, 0.5), "p05": weighted_quantile(x, w, 0.05),
                      "p95": weighted_quantile(x, w, 0.95), "sd_ratio": ratio, "verdict": verdict})
@@ -195,9 +202,35 @@ def stat_key_of(row) -> str:
     return f"{row.fact}@{first}" if first == last else f"{row.fact}@{first}-{last}"
 
 
+def scale_weights(path: Path, fixed: dict[str, float]) -> pd.DataFrame | None:
+    """The adaptive distance's weight of each statistic in the last generation, from pyabc's log,
+    times the target's fixed weight: which figures steered the last acceptance (0: none)."""
+    if not path.is_file():
+        return None
+    from pyabc.storage import load_dict_from_json
+
+    log = load_dict_from_json(str(path))
+    if not log:
+        return None
+    last = log[max(log, key=int)]
+    return pd.DataFrame({"statistic": list(fixed),
+                         "scale_weight": [float(last.get(k, np.nan)) * w for k, w in fixed.items()]})
+
+
+def failures(path: Path) -> tuple[int, list[str]]:
+    """How many runs failed, and their first distinct errors."""
+    if not path.is_file():
+        return 0, []
+    import json
+
+    errors = [json.loads(line)["error"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return len(errors), list(dict.fromkeys(errors))[:3]
+
+
 def report_markdown(loaded: LoadedCalibration, diag: pd.DataFrame, ident: pd.DataFrame,
                     predictive: pd.DataFrame | None, default: pd.DataFrame | None, budget_name: str,
-                    stop: str, prov: dict) -> str:
+                    stop: str, prov: dict, weights: pd.DataFrame | None = None,
+                    failed: tuple[int, list[str]] = (0, [])) -> str:
     cal = loaded.cal
     d = diag[diag["generation"] >= 0]
     population = (cal.budget if budget_name == "default" else cal.quick).population
@@ -215,7 +248,20 @@ def report_markdown(loaded: LoadedCalibration, diag: pd.DataFrame, ident: pd.Dat
     for r in d.itertuples():
         lines.append(f"| {r.generation} | {_fmt(r.epsilon)} | {r.proposals} | {r.acceptance_rate:.2f} | "
                      f"{r.ess:.1f} | {r.runs} | {r.wall_time_s:.0f} |")
-    lines += ["", "![diagnostics](figures/diagnostics.png)", "", "## What the record identifies", "",
+    lines += ["", f"Generation -1 (not shown) is pyabc's prior sample that sets the first scales and threshold "
+              f"({int(diag.loc[diag['generation'] < 0, 'runs'].sum())} runs). Epsilon is on the adaptive distance's "
+              "scale, refitted every generation: it falls only where the scales stay put. Failed runs: "
+              f"{failed[0]}" + (f" (first errors: {'; '.join(failed[1])}; all in failures.jsonl)" if failed[0] else "")
+              + ".", "", "![diagnostics](figures/diagnostics.png)", ""]
+    if weights is not None:
+        lines += ["### What steered the last generation", "",
+                  "Each target figure's weight in the distance of the last generation: the adaptive scale weight "
+                  "(1 / pcmad over the generation's simulations) times the target's fixed weight. A weight of 0 "
+                  "means the simulations tied exactly on the record, so the figure steered nothing.", "",
+                  "| statistic | weight |", "|---|---|"]
+        lines += [f"| {r.statistic} | {_fmt(r.scale_weight)} |" for r in weights.itertuples()]
+        lines.append("")
+    lines += ["## What the record identifies", "",
               f"Posterior sd against prior sd on the sampled scale (log10 for log-uniform priors): below "
               f"{IDENTIFIED} the record identifies the parameter, below {WEAK} weakly, above it the record says "
               "little about it and its value in any claim should be read as uncertain.", "",
@@ -224,7 +270,9 @@ def report_markdown(loaded: LoadedCalibration, diag: pd.DataFrame, ident: pd.Dat
     for r in ident.itertuples():
         lines.append(f"| {r.parameter} | `{r.path}` | {r.prior} [{_fmt(r.prior_low)}, {_fmt(r.prior_high)}] | "
                      f"{_fmt(r.median)} | {_fmt(r.p05)} - {_fmt(r.p95)} | {r.sd_ratio:.2f} | {r.verdict} |")
-    lines += ["", "![marginals](figures/marginals.png)", "", "![pairs](figures/pairs.png)", ""]
+    lines += ["", "![marginals](figures/marginals.png)", ""]
+    if len(ident) > 1:
+        lines += ["![pairs](figures/pairs.png)", ""]
     if predictive is not None:
         n_in = predictive[(predictive["sample"] == "in-sample") & predictive["target"]]
         inside = int((n_in["inside_band"] == "yes").sum())

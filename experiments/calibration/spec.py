@@ -54,9 +54,9 @@ class Prior(Strict):
             raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
         if self.distribution == "loguniform" and self.low is not None and self.low <= 0:
             raise ValueError("a loguniform prior needs 'low' above zero")
-        if self.distribution == "normal" and self.low is not None and self.high is not None \
-                and not self.low <= self.mean <= self.high:
-            raise ValueError(f"the normal prior's mean {self.mean} lies outside [low, high]")
+        if self.distribution == "normal" and ((self.low is not None and self.mean < self.low)
+                                              or (self.high is not None and self.mean > self.high)):
+            raise ValueError(f"the normal prior's mean {self.mean} lies outside its bounds")
         return self
 
     @property

@@ -96,7 +96,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
              exp.description.strip(), "",
              f"{len(evals)} runs over {int(evals['generation'].max()) + 1} generations reached {len(archive)} of "
              f"{total} cells of the pattern grid.", ""]
-    if reached is not None:
+    if reached == "outside":
+        lines += ["The record lies outside the grid of at least one pattern; widen its range to ask whether the "
+                  "model reaches it (values beyond a range fall in its edge cells).", ""]
+    elif reached is not None:
         lines += [f"The record's cell was {'reached' if reached else '**not reached**'}.", ""]
     lines += ["| pattern | measure | year | range | cells | record |", "|---|---|---|---|---|---|"]
     for name, p in exp.patterns.items():
@@ -114,7 +117,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     record_files(out, ["cells.parquet", "coverage.csv", "explore.md", *[f"figures/{n}" for n in names]],
                  {"provenance": prov})
     if not args.quiet:
-        print(f"{len(archive)} of {total} cells reached in {len(evals)} runs"
-              + ("" if reached is None else f"; the record's cell {'was' if reached else 'was NOT'} reached"))
+        said = {None: "", "outside": "; the record lies outside the grid", True: "; the record's cell was reached",
+                False: "; the record's cell was NOT reached"}[reached]
+        print(f"{len(archive)} of {total} cells reached in {len(evals)} runs{said}")
         print(f"Results in {out}/ (explore.md, cells.parquet, coverage.csv, figures/patterns.png)")
     return 0

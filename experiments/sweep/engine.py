@@ -386,7 +386,8 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
         "scenario_file": str(loaded.scenario_path),
         "model_code_hash": identity["code"],  # older name of code_hash, kept for readers of older manifests
         **({"salib_problem": loaded.salib_problem} if loaded.salib_problem else {}),
-        **({"posterior": loaded.posterior.record(runs.drop_duplicates("replicate"))} if loaded.posterior else {}),
+        **({"posterior": {**loaded.posterior.record(runs.drop_duplicates("replicate")),
+                          "not_drawn": loaded.undrawn(design)}} if loaded.posterior else {}),
         "n_points": len(design),
         "n_runs": len(runs),
         "versions": package_versions(),

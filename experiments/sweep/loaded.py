@@ -9,6 +9,7 @@ import hashlib
 import inspect
 import json
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from migov.experiments.sweep.design import (
     run_table,
 )
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Experiment, _read_experiment, find_experiment
-from migov.experiments.sweep.posterior import DRAW_COLUMN, Posterior, load_posterior, with_draws
+from migov.experiments.sweep.posterior import DRAW_COLUMN, Posterior, load_posterior, values_at, with_draws
 from migov.model import Scenario, ScenarioError
 from migov.model.agents import static_attributes
 from migov.model.config import (
@@ -37,6 +38,8 @@ from migov.model.config import (
     validate_scenario,
 )
 from pydantic import ValidationError
+
+_NOTED: set[tuple] = set()  # (posterior folder, scenario) pairs already noted in this process
 
 
 def _scenario_path(ref: str, folder: Path) -> Path:
@@ -80,8 +83,31 @@ class LoadedExperiment:
             design = self.design()
         runs = run_table(self.exp, design)
         if self.posterior is not None:
-            runs = with_draws(runs, self.posterior, self.exp.seed, list(design.columns))
+            runs = with_draws(runs, self.posterior, self.exp.seed, [*design.columns, *self.undrawn(design)])
         return runs
+
+    def undrawn(self, design: Any = None) -> list[str]:
+        """Posterior paths on which the scenarios a design compares (its ``scenario`` column) differ:
+        drawing them would erase the very difference compared, so each scenario keeps its own value."""
+        if self.posterior is None:
+            return []
+        if design is None:
+            design = self.design()
+        if SCENARIO_COLUMN not in design:
+            return []
+        names = sorted({str(v) for v in design[SCENARIO_COLUMN].dropna() if str(v)})
+        datas = [self.base.model_dump(mode="json")]
+        datas += [validate_scenario(copy.deepcopy(self.other_scenario(n)[0]), n).model_dump(mode="json")
+                  for n in names]
+        out = []
+        for path in self.posterior.paths:
+            try:
+                seen = {json.dumps(values_at(d, path), sort_keys=True) for d in datas}
+            except ScenarioError:
+                continue
+            if len(seen) > 1:
+                out.append(path)
+        return out
 
     def run_parameters(self, runs: pd.DataFrame) -> list[str]:
         """The run table's columns a run sets in its scenario: the design's and the drawn ones."""
@@ -242,9 +268,17 @@ def _checked(p: Path, exp: Experiment, table: Any, allow_large: bool) -> LoadedE
     if exp.design.salib is not None and exp.parameters:
         _check_salib_parameters(loaded)
     if loaded.posterior is not None:  # every drawn path and its extremes, before any run
-        for key in loaded.posterior.paths:
-            col = loaded.posterior.particles[key]
+        post = loaded.posterior
+        for key in post.paths:
+            col = post.particles[key]
             _check_values(loaded, str(p), "posterior", "posterior", key, sorted({col.min(), col.max()}))
+        if post.scenario and Path(post.scenario).resolve() != scenario_path.resolve():
+            note = (post.folder, scenario_path.stem)
+            if note not in _NOTED:
+                _NOTED.add(note)
+                print(f"migov: note: the posterior in {post.folder} was calibrated on {Path(post.scenario).stem}, "
+                      f"not {scenario_path.stem}: its draws carry the calibrated parameters' uncertainty into "
+                      f"{scenario_path.stem}, they are not a calibration of it", file=sys.stderr)
     _check_measures(loaded)
     return loaded
 

@@ -11,12 +11,15 @@ that draws from a posterior records the folder, the file's hash and the draw's i
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from migov.model import ScenarioError
+from migov.model.config import expand_path
 
 POSTERIOR_FILE = "posterior.parquet"
 DRAW_COLUMN = "posterior_draw"  # which of the final generation's particles a run's parameters are
@@ -30,6 +33,7 @@ class Posterior:
     weights: np.ndarray  # normalised importance weights
     digest: str  # of posterior.parquet's bytes
     generation: int
+    scenario: str | None = None  # the scenario file it was calibrated on (from the folder's manifest)
 
     @property
     def paths(self) -> list[str]:
@@ -47,7 +51,7 @@ class Posterior:
     def record(self, draws: pd.DataFrame | None = None) -> dict:
         """What a manifest keeps about the posterior behind its runs."""
         rec = {"folder": str(self.folder), "file_sha256": self.digest, "generation": self.generation,
-               "particles": len(self.particles), "parameters": self.paths}
+               "particles": len(self.particles), "parameters": self.paths, "calibrated_on": self.scenario}
         if draws is not None:
             rec["draws"] = [int(d) for d in draws[DRAW_COLUMN]]
         return rec
@@ -77,7 +81,23 @@ def load_posterior(folder: str | Path, option: str = "--posterior") -> Posterior
     if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
         raise ScenarioError(str(path), "weight", "expected non-negative weights with a positive sum")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return Posterior(folder, final[params].reset_index(drop=True), w / w.sum(), digest, last)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        scenario = (manifest.get("provenance") or {}).get("scenario_file")
+    except (OSError, ValueError):
+        scenario = None
+    return Posterior(folder, final[params].reset_index(drop=True), w / w.sum(), digest, last, scenario)
+
+
+def values_at(data: dict, dotted: str) -> list[Any]:
+    """The values a dotted path (``*`` expanded) names in a scenario's data; missing ones are None."""
+    out = []
+    for concrete in expand_path(data, dotted, "posterior"):
+        node: Any = data
+        for part in concrete.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out.append(node)
+    return out
 
 
 def with_draws(runs: pd.DataFrame, posterior: Posterior, seed: int, keep: list[str]) -> pd.DataFrame:
