@@ -347,11 +347,14 @@ def figure(archive: pd.DataFrame, patterns: dict[str, Pattern], title: str):
 
 
 def record_cell_reached(archive: pd.DataFrame, patterns: dict[str, Pattern]) -> bool | str | None:
-    """Whether the cell holding the record was reached: None when a pattern has no record, "outside"
-    when a record lies beyond its pattern's range (an edge cell would only say the run went as far)."""
-    if any(p.record is None for p in patterns.values()):
+    """Whether the record's cell was reached, on the patterns that have a record (the reached cells
+    projected on them): None when none has one, "outside" when a record lies beyond its pattern's
+    range (an edge cell would only say that runs went at least as far)."""
+    dims = [k for k, p in enumerate(patterns.values()) if p.record is not None]
+    if not dims:
         return None
-    if any(not p.low <= p.record <= p.high for p in patterns.values()):
+    pats = list(patterns.values())
+    if any(not pats[k].low <= pats[k].record <= pats[k].high for k in dims):
         return "outside"
-    cell = tuple(p.cell(p.record) for p in patterns.values())
-    return cell in set(archive["cell"])
+    cell = tuple(pats[k].cell(pats[k].record) for k in dims)
+    return cell in {tuple(c[k] for k in dims) for c in archive["cell"]}

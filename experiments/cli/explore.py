@@ -100,7 +100,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
         lines += ["The record lies outside the grid of at least one pattern; widen its range to ask whether the "
                   "model reaches it (values beyond a range fall in its edge cells).", ""]
     elif reached is not None:
-        lines += [f"The record's cell was {'reached' if reached else '**not reached**'}.", ""]
+        on = [n for n, p in exp.patterns.items() if p.record is not None]
+        lines += [f"The record's cell (on {', '.join(on)}) was {'reached' if reached else '**not reached**'}.", ""]
     lines += ["| pattern | measure | year | range | cells | record |", "|---|---|---|---|---|---|"]
     for name, p in exp.patterns.items():
         what = (f"{p.quantity} {p.organisations[0]} / {p.organisations[1]}" if p.organisations
