@@ -434,3 +434,12 @@ def test_scenarios_compared_keep_their_own_values_of_a_drawn_path(tmp_path):
     assert loaded.undrawn() == ["parameters.uncertainty"]
     runs = loaded.runs()
     assert "parameters.uncertainty" not in runs and "parameters.legitimacy_decay" in runs
+
+
+def test_calibration_runs_on_a_local_dask_cluster(tmp_path):
+    """pyabc's Dask sampler on the local cluster migov starts (and stops)."""
+    out = tmp_path / "dask"
+    assert cli.main(["calibrate", str(small(tmp_path)), "--quick", "--executor", "dask", "--workers", "2",
+                     "--no-predictive", "-q", "--out", str(out)]) == 0
+    post = pd.read_parquet(out / "posterior.parquet")
+    assert len(post) == 4 and post["weight"].sum() == pytest.approx(1.0)
