@@ -3,7 +3,7 @@ small problem (files, weights, report, determinism in one process), resuming aft
 posterior draws carried into sweeps and runs, and recovery of known parameters from synthetic data.
 
 Calibration runs are short: targets end in 1998-2001, so each particle runs 16-28 quarters of the
-baseline. The recovery test's full form (three parameters, larger populations) is marked slow."""
+baseline, without its spin-up. The recovery test's full form (three parameters, larger populations) is marked slow."""
 
 from __future__ import annotations
 
@@ -28,10 +28,16 @@ from migov.experiments.sweep.posterior import DRAW_COLUMN, load_posterior
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def fast_baseline(tmp: Path) -> str:
+    """The baseline without its spin-up (twenty quarters each run would spend before 1995)."""
+    (tmp / "fast.yaml").write_text(yaml.safe_dump({"extends": "baseline", "simulation": {"spin_up": 0}}))
+    return "fast.yaml"
+
+
 def small(tmp: Path, **changes) -> Path:
     """A two-parameter calibration of the baseline against IOM's income in 1998 and UNHCR's in 2001."""
     data = {
-        "name": "small", "scenario": "baseline", "seed": 3,
+        "name": "small", "scenario": fast_baseline(tmp), "seed": 3,
         "parameters": {
             "appeal_response": {"path": "parameters.appeal_response",
                                 "prior": {"distribution": "loguniform", "low": 0.1, "high": 2.0}},
@@ -302,9 +308,10 @@ def synthetic_facts(tmp: Path, truth: dict[str, float], years: list[int], seed: 
     """A facts file whose records are one run of the baseline at ``truth``: what a perfect model
     would show, so that calibration must find ``truth`` again."""
     from migov.experiments.calibration.simulate import Simulator
+    from migov.model.config import read_resolved
 
-    sim = Simulator(yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text()), "baseline", {}, {}, [],
-                    (max(years) - 1995 + 1) * 4, 1, 0)
+    fast_baseline(tmp)
+    sim = Simulator(read_resolved(tmp / "fast.yaml"), "fast", {}, {}, [], (max(years) - 1995 + 1) * 4, 1, 0)
     annual = sim.annual(truth, seed)
     facts = []
     for org in ("IOM", "UNHCR", "ILO"):
@@ -322,7 +329,7 @@ def synthetic_facts(tmp: Path, truth: dict[str, float], years: list[int], seed: 
 def recovery(tmp: Path, truth: dict[str, float], priors: dict[str, dict], population: int, generations: int,
              executor: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     facts = synthetic_facts(tmp, truth, [1996, 1997, 1998], seed=11)
-    data = {"name": "recovery", "scenario": "baseline", "seed": 1,
+    data = {"name": "recovery", "scenario": "fast.yaml", "seed": 1,
             "parameters": {name.split(".")[-1]: {"path": name, "prior": prior} for name, prior in priors.items()},
             "targets": [{"fact": f} for f in ("iom_income", "unhcr_income", "ilo_income")],
             "budget": {"population": population, "generations": generations}}
