@@ -42,7 +42,9 @@ def test_the_wheel_holds_one_namespaced_package_with_its_data(wheel: Path):
     for expected in ("migov/__init__.py", "migov/__main__.py", "migov/model/model.py",
                      "migov/experiments/cli/__init__.py", "migov/experiments/sweep/engine.py",
                      "migov/scenarios/baseline.yaml", "migov/experiments/library/sobol_small.yaml",
-                     "migov/experiments/claims/claims.yaml", "migov/experiments/validation/facts.yaml"):
+                     "migov/experiments/claims/claims.yaml", "migov/experiments/validation/facts.yaml",
+                     "migov/experiments/library/calibrate/history.yaml",
+                     "migov/experiments/library/explore/history.yaml"):
         assert expected in names, expected
     shipped = {Path(n).name for n in names if n.startswith("migov/scenarios/")}
     assert shipped >= {p.name for p in (ROOT / "scenarios").glob("*.yaml")}

@@ -154,10 +154,10 @@ def find_exploration(name: str | Path) -> Path:
     p = Path(name)
     if p.suffix in (".yaml", ".yml") or p.exists():
         return p
-    cand = LIBRARY / f"explore_{name}.yaml"
+    cand = LIBRARY / "explore" / f"{name}.yaml"
     if cand.is_file():
         return cand
-    known = sorted(f.stem.removeprefix("explore_") for f in LIBRARY.glob("explore_*.yaml"))
+    known = sorted(f.stem for f in (LIBRARY / "explore").glob("*.yaml"))
     raise ScenarioError(str(name), "", f"no such exploration file or name; shipped explorations: {', '.join(known)}")
 
 

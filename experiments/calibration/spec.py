@@ -168,14 +168,14 @@ class LoadedCalibration:
 
 
 def find_calibration(name: str | Path) -> Path:
-    """A calibration file by path, or by name among those shipped (``experiments/library/calibrate_*.yaml``)."""
+    """A calibration file by path, or by name among those shipped (``experiments/library/calibrate/``)."""
     p = Path(name)
     if p.suffix in (".yaml", ".yml") or p.exists():
         return p
-    for cand in (LIBRARY / f"calibrate_{name}.yaml", LIBRARY / f"{name}.yaml"):
-        if cand.is_file():
-            return cand
-    known = sorted(f.stem.removeprefix("calibrate_") for f in LIBRARY.glob("calibrate_*.yaml"))
+    cand = LIBRARY / "calibrate" / f"{name}.yaml"
+    if cand.is_file():
+        return cand
+    known = sorted(f.stem for f in (LIBRARY / "calibrate").glob("*.yaml"))
     raise ScenarioError(str(name), "", f"no such calibration file or name; shipped calibrations: {', '.join(known)}")
 
 
