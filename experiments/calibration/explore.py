@@ -30,8 +30,9 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 from migov.experiments.calibration.simulate import run_seed
-from migov.experiments.calibration.spec import LIBRARY, _scenario, read_checked
-from migov.experiments.sweep.experiment import MAX_SEED
+from migov.experiments.calibration.spec import find_shipped, steps_through
+from migov.experiments.sweep.experiment import MAX_SEED, read_checked
+from migov.experiments.sweep.loaded import _scenario_path
 from migov.model import ScenarioError
 from migov.model.config import Strict, read_resolved, set_paths
 from migov.model.config import validate_scenario as validate_scenario_data
@@ -146,25 +147,18 @@ class LoadedExploration:
 
     def steps(self) -> int:
         sim = validate_scenario_data(copy.deepcopy(self.scenario_data), str(self.scenario_path)).simulation
-        last = max(p.year for p in self.exp.patterns.values())
-        return max(1, (last - sim.start_year + 1) * sim.steps_per_year)
+        return steps_through(max(p.year for p in self.exp.patterns.values()), sim)
 
 
 def find_exploration(name: str | Path) -> Path:
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        return p
-    cand = LIBRARY / "explore" / f"{name}.yaml"
-    if cand.is_file():
-        return cand
-    known = sorted(f.stem for f in (LIBRARY / "explore").glob("*.yaml"))
-    raise ScenarioError(str(name), "", f"no such exploration file or name; shipped explorations: {', '.join(known)}")
+    """An exploration file by path, or by name among those shipped (``experiments/library/explore/``)."""
+    return find_shipped(name, "explore", "exploration")
 
 
 def load_exploration(path: str | Path) -> LoadedExploration:
     p = find_exploration(path)
     exp = read_checked(p, Exploration, "exploration")
-    scenario_path = _scenario(exp.scenario, p.parent)
+    scenario_path = _scenario_path(exp.scenario, p.parent)
     scenario_data = read_resolved(scenario_path)
     for name, rng in exp.parameters.items():
         for value in (rng.low, rng.high):

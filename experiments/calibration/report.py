@@ -193,13 +193,8 @@ def targeted(val: Validation, sim: Simulator) -> pd.DataFrame:
     """The predictive table with a column saying whether each row was a calibration target."""
     keys = set(sim.keys())
     table = val.table.copy()
-    table["target"] = [stat_key_of(r) in keys for r in table.itertuples()]
+    table["target"] = [stat_key(r.fact, int(r.first_year), int(r.last_year)) in keys for r in table.itertuples()]
     return table
-
-
-def stat_key_of(row) -> str:
-    first, last = int(row.first_year), int(row.last_year)
-    return f"{row.fact}@{first}" if first == last else f"{row.fact}@{first}-{last}"
 
 
 def scale_weights(path: Path, fixed: dict[str, float]) -> pd.DataFrame | None:

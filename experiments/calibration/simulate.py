@@ -59,8 +59,9 @@ def natural(prior: Prior, value: float) -> float:
     return 10.0 ** value if prior.distribution == "loguniform" else float(value)
 
 
-def stat_key(fact: Fact, first: int, last: int) -> str:
-    return f"{fact.id}@{first}" if first == last else f"{fact.id}@{first}-{last}"
+def stat_key(fact: str, first: int, last: int) -> str:
+    """A target figure's name: the fact's id and its year or span (``iom_expenditure@1998``)."""
+    return f"{fact}@{first}" if first == last else f"{fact}@{first}-{last}"
 
 
 def run_seed(base: int, replicate: int, values: dict[str, float]) -> int:
@@ -95,14 +96,14 @@ class Simulator:
                    None if failures is None else str(failures))
 
     def keys(self) -> list[str]:
-        return [stat_key(f, a, b) for f, a, b, _ in self.rows]
+        return [stat_key(f.id, a, b) for f, a, b, _ in self.rows]
 
     def observed(self) -> dict[str, float]:
         """The record's values on the targets' scales."""
         out = {}
         for fact, first, last, scale in self.rows:
             record = {(a, b): v for a, b, v, _ in fact.record()}
-            out[stat_key(fact, first, last)] = on_scale(record[(first, last)], scale)
+            out[stat_key(fact.id, first, last)] = on_scale(record[(first, last)], scale)
         return out
 
     def values_of(self, params: dict[str, float]) -> dict[str, float]:
@@ -124,7 +125,7 @@ class Simulator:
             value = np.nan
             if table is not None and last in table:
                 value = float(table[last].iloc[0])
-            stats[stat_key(fact, first, last)] = value
+            stats[stat_key(fact.id, first, last)] = value
         return stats
 
     def _log_failure(self, values: dict[str, float], seed: int, err: Exception) -> None:
@@ -151,7 +152,7 @@ class Simulator:
                 runs.append({k: np.nan for k in self.keys()})
         out = {}
         for fact, first, last, scale in self.rows:
-            key = stat_key(fact, first, last)
+            key = stat_key(fact.id, first, last)
             vals = np.array([on_scale(r[key], scale) for r in runs])
             out[key] = float(np.median(vals))
         return out

@@ -13,17 +13,16 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
-from migov.experiments.sweep.experiment import MAX_SEED
+from migov.experiments.sweep.experiment import LIBRARY, MAX_SEED, read_checked
+from migov.experiments.sweep.loaded import _scenario_path
 from migov.experiments.validation.facts import FACTS, Fact, load_facts
 from migov.model import ScenarioError
-from migov.model.config import Strict, _format_pydantic, find_scenario, read_resolved, read_yaml, set_paths
+from migov.model.config import Simulation, Strict, read_resolved, set_paths
 from migov.model.config import validate_scenario as validate_scenario_data
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-M = TypeVar("M", bound=Strict)
-LIBRARY = Path(__file__).resolve().parents[1] / "library"
 NORMAL_REACH = 4.0  # an unbounded normal prior must keep mean +- this many sd inside the field's range
 
 
@@ -163,39 +162,29 @@ class LoadedCalibration:
     def steps_needed(self) -> int:
         """Steps from the scenario's start to the end of the last target year: calibration runs stop
         there, since nothing later is compared."""
-        sim = self.base.simulation
-        return max(1, (self.last_year - sim.start_year + 1) * sim.steps_per_year)
+        return steps_through(self.last_year, self.base.simulation)
+
+
+def steps_through(year: int, sim: Simulation) -> int:
+    """Steps from the scenario's start to the end of ``year``."""
+    return max(1, (year - sim.start_year + 1) * sim.steps_per_year)
+
+
+def find_shipped(name: str | Path, kind: str, what: str) -> Path:
+    """A file by path, or by name among those shipped in ``experiments/library/<kind>/``."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    cand = LIBRARY / kind / f"{name}.yaml"
+    if cand.is_file():
+        return cand
+    known = sorted(f.stem for f in (LIBRARY / kind).glob("*.yaml"))
+    raise ScenarioError(str(name), "", f"no such {what} file or name; shipped {what}s: {', '.join(known)}")
 
 
 def find_calibration(name: str | Path) -> Path:
     """A calibration file by path, or by name among those shipped (``experiments/library/calibrate/``)."""
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        return p
-    cand = LIBRARY / "calibrate" / f"{name}.yaml"
-    if cand.is_file():
-        return cand
-    known = sorted(f.stem for f in (LIBRARY / "calibrate").glob("*.yaml"))
-    raise ScenarioError(str(name), "", f"no such calibration file or name; shipped calibrations: {', '.join(known)}")
-
-
-def _scenario(ref: str, folder: Path) -> Path:
-    p = Path(ref)
-    if p.suffix in (".yaml", ".yml") and not p.is_absolute() and (folder / p).is_file():
-        return folder / p
-    return find_scenario(ref)
-
-
-def read_checked(p: Path, model: type[M], what: str) -> M:
-    """A YAML file validated against ``model``; a mistake is one ScenarioError line naming the field."""
-    data = read_yaml(p)
-    if not isinstance(data, dict):
-        raise ScenarioError(str(p), "", f"expected a mapping of {what} fields, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        loc, msg = _format_pydantic(err)
-        raise ScenarioError(str(p), loc, msg) from None
+    return find_shipped(name, "calibrate", "calibration")
 
 
 def load_calibration(path: str | Path, facts_path: Path = FACTS) -> LoadedCalibration:
@@ -203,7 +192,7 @@ def load_calibration(path: str | Path, facts_path: Path = FACTS) -> LoadedCalibr
     against the scenario, and every target against the in-sample facts."""
     p = find_calibration(path)
     cal = read_checked(p, Calibration, "calibration")
-    scenario_path = _scenario(cal.scenario, p.parent)
+    scenario_path = _scenario_path(cal.scenario, p.parent)
     scenario_data = read_resolved(scenario_path)
     for name, fp in cal.parameters.items():
         for value in fp.prior.bounds:

@@ -13,7 +13,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from migov.model import ScenarioError
 from migov.model.config import (
@@ -183,12 +183,21 @@ def find_experiment(name: str | Path) -> Path:
     raise ScenarioError(str(name), "", f"no such experiment file or name; shipped experiments: {', '.join(known)}")
 
 
-def _read_experiment(p: Path) -> Experiment:
+M = TypeVar("M", bound=Strict)
+
+
+def read_checked(p: Path, model: type[M], what: str) -> M:
+    """A YAML file validated against ``model`` (experiment, calibration, exploration files); a
+    mistake is one ScenarioError line naming the file and the field."""
     data = read_yaml(p)
     if not isinstance(data, dict):
-        raise ScenarioError(str(p), "", f"expected a mapping of experiment fields, got {type(data).__name__}")
+        raise ScenarioError(str(p), "", f"expected a mapping of {what} fields, got {type(data).__name__}")
     try:
-        return Experiment.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         loc, msg = _format_pydantic(err)
         raise ScenarioError(str(p), loc, msg) from None
+
+
+def _read_experiment(p: Path) -> Experiment:
+    return read_checked(p, Experiment, "experiment")
