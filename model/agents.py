@@ -343,7 +343,8 @@ class HostGovernment(FieldAgent):
     groups, and if authoritarian challenges IOs' legitimacy (Korneev; Bartels)."""
 
     kind = "host"
-    reported: ClassVar[dict[str, str]] = {"pressure": "pressure", "refusals": "refusals"}
+    reported: ClassVar[dict[str, str]] = {"pressure": "pressure", "refusals": "refusals", "grants": "grants",
+                                          "foreign_money": "foreign_money", "offices_hosted": "offices_hosted"}
 
     @property
     def region(self) -> str:
@@ -356,6 +357,22 @@ class HostGovernment(FieldAgent):
     @property
     def refusals(self) -> int:
         return int(self.model.hs.refusals[self.idx])
+
+    @property
+    def grants(self) -> int:
+        """Grants it consented to this step (from any donor, to any recipient)."""
+        return int(self.model.grants_host[self.idx])
+
+    @property
+    def foreign_money(self) -> float:
+        """Organisations' project money spent in the country this step (millions), the share they
+        subcontract to local NGOs included; NGOs' own direct grants are not counted."""
+        return float(self.model.spend_host[self.idx])
+
+    @property
+    def offices_hosted(self) -> int:
+        """Organisations with a country office here."""
+        return int(self.model.io.office[:, self.idx].sum())
 
     @property
     def authoritarian(self) -> float:

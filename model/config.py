@@ -287,6 +287,10 @@ class Venue(Strict):
 
 # --------------------------------------------------------------------------- events
 class _Event(Strict):
+    name: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$",
+                             description="identifier, unique in the scenario, by which a dotted path "
+                                         "(events.eutf_2015.amount) or a claim's window (after: eutf_2015) "
+                                         "addresses the event")
     at: StepDate = Field(description="step number or 'YYYYQn'")
     note: str = Field("", description="plain-language description for the event log")
 
@@ -429,8 +433,13 @@ class Scenario(Strict):
             for i, m in enumerate(self.venue.members):
                 need(m, orgs, f"venue.members[{i}]", "organisation")
             self.step_of(self.venue.start, "venue.start")
+        named: set[str] = set()
         for i, ev in enumerate(self.events):
             self.step_of(ev.at, f"events[{i}].at")
+            if ev.name is not None:
+                if ev.name in named:
+                    raise _Ref(f"events[{i}].name", f"'{ev.name}' names another event too; names must be unique")
+                named.add(ev.name)
             if isinstance(ev, FundingShock) and ev.donor != "all":
                 need(ev.donor, set(self.donors), f"events[{i}].donor", "donor")
             if isinstance(ev, TrustFund):
@@ -793,23 +802,58 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
+def _event_entry(events: list, key: str, path: str, source: str) -> tuple[dict, type[BaseModel]]:
+    """The raw entry of one event and its schema class: by its name, by its index in the list, or
+    by its type when the scenario has exactly one event of that type."""
+    entries = [e for e in events if isinstance(e, dict)]
+    named = [e for e in entries if e.get("name") == key]
+    if not named and key.isdigit() and int(key) < len(entries):
+        named = [entries[int(key)]]
+    if not named:
+        named = [e for e in entries if e.get("type") == key]
+        if len(named) > 1:
+            raise ScenarioError(source, f"{path}.{key}", f"{len(named)} events are of type '{key}'; give the "
+                                "event a name (name: ...) or address it by index")
+    if not named:
+        names = [e.get("name") or f"{i} ({e.get('type')})" for i, e in enumerate(entries)]
+        raise ScenarioError(source, f"{path}.{key}", "no such event; expected an event's name, index or type, "
+                            f"one of: {', '.join(map(str, names)) or 'none (the scenario has no events)'}")
+    kind = named[0].get("type")
+    classes = {c.model_fields["type"].annotation.__args__[0]: c
+               for c in (FundingShock, Crisis, TrustFund, Compact, UNSystemEntry)}
+    if kind not in classes:
+        raise ScenarioError(source, f"{path}.{key}", f"unknown event type '{kind}'")
+    return named[0], classes[kind]
+
+
 def set_path(data: dict, dotted: str, value: Any, source: str = "--set") -> dict:
     """Set ``dotted`` (e.g. ``donors.EU.scale_preference``) in raw scenario data.
 
     The path is checked against the schema, so a misspelt key is an error rather than a new key.
     Entities are addressed by name; their fields may be set even when the file leaves them at
-    the default.
+    the default. An event is addressed by its name, index or (when unique) type:
+    ``events.eutf_2015.amount``.
     """
     parts = dotted.split(".")
     model: Any = Scenario
     node: Any = data
-    for depth, part in enumerate(parts):
+    depth = 0
+    while depth < len(parts):
+        part = parts[depth]
         last = depth == len(parts) - 1
         path = ".".join(parts[: depth + 1])
         if isinstance(model, type) and issubclass(model, BaseModel):
             ann = _field_model(model, part)
             if ann is None:
                 raise ScenarioError(source, path, f"unknown key; expected one of {sorted(model.model_fields)}")
+            origin = getattr(ann, "__origin__", None)
+            if model is Scenario and part == "events":
+                if depth + 2 >= len(parts) or not isinstance(node.get(part), list):
+                    raise ScenarioError(source, path, "set one field of one event: events.<name, index or "
+                                        "type>.<field>")
+                node, model = _event_entry(node[part], parts[depth + 1], path, source)
+                depth += 2
+                continue
             if last:
                 node[part] = value
                 return data
@@ -819,7 +863,6 @@ def set_path(data: dict, dotted: str, value: Any, source: str = "--set") -> dict
             if not isinstance(sub, dict):
                 raise ScenarioError(source, path, "is not a mapping and has no sub-fields")
             node = sub
-            origin = getattr(ann, "__origin__", None)
             model = ("dict", _inner_model(ann)) if origin is dict else _inner_model(ann)
             if model is None and not last:
                 # a plain mapping such as mandate or priorities: the next part is its key
@@ -836,6 +879,7 @@ def set_path(data: dict, dotted: str, value: Any, source: str = "--set") -> dict
                 raise ScenarioError(source, path, "too many parts in the key")
             node[part] = value
             return data
+        depth += 1
     return data
 
 

@@ -131,6 +131,8 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
     out["niche_overlap"] = float(model.overlap[iu].mean()) if pairs else 0.0
     out["contestations"] = float(model.contests)
     out["host_refusals"] = float(model.hs.refusals.sum())
+    offered = model.grants_offered
+    out["refusal_share"] = 1.0 - model.grants_accepted / offered if offered else np.nan
     out["challenges"] = float(model.challenged.sum())
     out["offices"] = float(io.locations.sum())
     out["countries_present"] = float(io.office.sum())
@@ -139,6 +141,9 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
         out[organisation_column("members", name)] = float(members[i])
     if model.venue is not None:
         out["venue_members"] = float(len(model.venue.members))
+        products = model.venue.products
+        out["venue_products"] = float(products)
+        out["venue_own_agenda_share"] = model.venue.own_agenda / products if products else np.nan
     budgets = io.core + io.earmarked
     out["budget_gini"] = gini(budgets)
     out["ngo_income_direct"] = float(ng.income_direct.sum())

@@ -250,6 +250,8 @@ class MigovModel(mesa.Model):
     def run_projects(self, grants: funding.Grants) -> None:
         """Phase 4: hosts consent, money moves, projects spend and finish, NGOs spend."""
         accepted = projects.host_consent(self, grants)
+        np.add.at(self.grants_host, grants.host[accepted], 1)
+        self.grants_offered, self.grants_accepted = len(grants), int(accepted.sum())
         projects.disburse(self, grants.take(accepted))
         projects.run_projects(self)
         projects.ngo_spending(self)
@@ -346,6 +348,8 @@ class MigovModel(mesa.Model):
         self.perf_host = np.zeros((io.n, self.hs.n))
         self.contests = 0
         self.spend_host = np.zeros(self.hs.n)
+        self.grants_host = np.zeros(self.hs.n, dtype=np.int64)
+        self.grants_offered = self.grants_accepted = 0
         self.spend_io_host = np.zeros((io.n, self.hs.n))
         self.emergency_received = 0.0
         self.closed_now = np.zeros((io.n, self.hs.n), dtype=bool)

@@ -40,6 +40,7 @@ class CoordinationVenue:
         self.account = 0.0
         self.chair: int | None = None
         self.products = 0
+        self.own_agenda = 0  # products whose agenda is the chair's own strongest issue
 
     def levy(self, step: int) -> float:
         """The venue budget donors pay this step."""
@@ -120,6 +121,8 @@ class CoordinationVenue:
         if self.account > 0 and self.account >= cost:
             self.account -= cost
             model.ledger.spend("venue", cost)
+        if self.chair is not None and agenda == int(np.argmax(io.mandate[self.chair])):
+            self.own_agenda += 1
         io.knowledge[self.members, agenda] += 0.5 * model.p.knowledge_rate
         model.venue_visibility[self.members] += 0.2
         self.products += 1

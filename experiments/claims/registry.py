@@ -1,10 +1,12 @@
 """Claims from the literature as falsifiable tests (pattern-oriented modelling, Grimm et al. 2005).
 
-A claim names its source, a measure, a comparison and the sign it expects. Each claim compiles
-into an ordinary experiment (a csv design of its arms, common random numbers across the arms)
-and runs through the sweep engine, so it gets the same executors, resumable storage and progress
-bar. The verdict rests on an effect size with a 95% bootstrap interval, not a p-value, since
-replicates can be added at will (White et al. 2014):
+A claim names its source, what its verdict rests on (``basis``: a relation coded into a named
+mechanism, or one no mechanism states), a measure (``measure.py``: a model measure or a
+per-agent selector, a window, a statistic), a comparison and the sign it expects. Each arm of a
+claim is an ordinary experiment run through the sweep engine (same executors, resumable storage,
+progress bar), once under ``<out>/arms/`` however many claims share it, with common random
+numbers: replicate r of every arm runs on the same seed, so arms are compared pair by pair.
+Each replicate gives one statistic:
 
 * contrast (B - A), over matched replicate pairs;
 * sweep: the Spearman rank correlation of the measure with one parameter;
@@ -12,13 +14,17 @@ replicates can be added at will (White et al. 2014):
 * threshold: the measure minus a threshold;
 * unchanged: B - A must stay within +-margin.
 
-*holds* when the interval excludes zero in the claimed direction (for *unchanged*: lies within
-the margin), *fails* when it excludes zero the other way (lies outside the margin),
-*inconclusive* otherwise. Nothing here feeds back into the model.
+The verdict (``statistics.py``) rests on the mean of those statistics: a t-test p-value, adjusted
+with Holm's method across all claims judged together, and the direction of the effect; the 95%
+bootstrap interval is reported beside it. Fewer matched replicates than the claim's minimum, or
+too many runs without a value, give *inconclusive* with the reason. Nothing here feeds back into
+the model.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,17 +33,19 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
+from migov.experiments.claims.measure import Measure, check_about, event_steps, measure_runs, resolve_window
+from migov.experiments.claims.statistics import ALPHA, benjamini_hochberg, bootstrap_mean, decide, holm, p_value
 from migov.experiments.common.outdir import MANIFEST, open_accumulating, record_files
 from migov.experiments.sweep.engine import load_results, run_sweep
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN
 from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
 from migov.experiments.sweep.provenance import of_sweep
-from migov.model import ScenarioError
+from migov.model import Scenario, ScenarioError, load_scenario
+from migov.model.agents import static_attributes
 from migov.model.config import Source, Strict, _format_pydantic, read_yaml
 from pydantic import Field, ValidationError, model_validator
 from scipy import stats
 
-BOOTSTRAP = 4000
 REGISTRY = Path(__file__).with_name("claims.yaml")
 
 
@@ -50,22 +58,6 @@ class Factor(Strict):
     path: str = Field(description="dotted path of the factor")
     low: Any = Field(description="low level")
     high: Any = Field(description="high level")
-
-
-class Measure(Strict):
-    name: str = Field(description="a collected model measure (a column of model.parquet)")
-    summary: Literal["final", "growth", "time_to"] = Field(
-        "final", description="final state (mean over the last `window` steps); growth = final / initial; or "
-                             "time_to = the first year the measure reaches `crosses` (runs that never do count as "
-                             "one step past the horizon)")
-    window: int | None = Field(None, ge=1, description="steps averaged for the final state (default a year)")
-    crosses: float | None = Field(None, description="time_to: the value the measure must reach")
-
-    @model_validator(mode="after")
-    def _crossing(self) -> Measure:
-        if (self.summary == "time_to") != (self.crosses is not None):
-            raise ValueError("'crosses' goes with summary time_to, and only with it")
-        return self
 
 
 class Comparison(Strict):
@@ -97,10 +89,22 @@ class Claim(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$", description="short identifier")
     claim: str = Field(description="the claim in one sentence")
     source: Source = Field(description="seed file and passage, or a published reference")
+    basis: Literal["assumed", "emergent", "check"] = Field(
+        description="what the verdict rests on: assumed = the relation is coded into a named mechanism, so the "
+                    "verdict checks that it survives the rest of the model; emergent = no single mechanism states "
+                    "it, it arises from interactions; check = an implementation check kept on purpose")
+    mechanisms: list[str] = Field(min_length=1, description="the mechanisms involved, as module.function in "
+                                                            "migov.model (e.g. legitimacy.update_legitimacy)")
     measure: Measure
     comparison: Comparison
     expected: Literal["positive", "negative", "none"] = Field(description="the sign the claim predicts")
+    about: str | None = Field(None, description="name of the event the claim is about; the measure's window must "
+                                                "overlap its span")
     replicates: int = Field(20, ge=2, le=10_000, description="replicate seeds per arm")
+    min_replicates: int = Field(10, ge=2, le=10_000, description="fewer matched replicates than this give "
+                                                                 "'inconclusive (too few replicates)'")
+    max_missing: float = Field(0.2, ge=0, le=1, description="largest share of runs of an arm without a value "
+                                                            "(failed, or NaN) before the claim is inconclusive")
     steps: int | None = Field(None, ge=1, description="steps per run (default: the scenario's)")
     fails_if: str = Field(description="what result would make the claim fail, in one sentence")
     note: str = Field("", description="how the claim is expressed in the model, and its limits")
@@ -109,7 +113,27 @@ class Claim(Strict):
     def _sign(self) -> Claim:
         if (self.expected == "none") != (self.comparison.type == "unchanged"):
             raise ValueError("expected 'none' goes with an 'unchanged' comparison, and only with it")
+        for k, name in enumerate(self.mechanisms):
+            if mechanism(name) is None:
+                raise ValueError(f"mechanisms[{k}]: '{name}' is not a function of migov.model; expected "
+                                 "module.function, e.g. legitimacy.update_legitimacy or model.MigovModel.run_projects")
         return self
+
+
+def mechanism(name: str):
+    """The function ``module.function`` (or ``module.Class.method``) of migov.model, or None."""
+    parts = name.split(".")
+    if len(parts) < 2 or not all(p.isidentifier() for p in parts):
+        return None
+    try:
+        obj = importlib.import_module(f"migov.model.{parts[0]}")
+    except ImportError:
+        return None
+    for part in parts[1:]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj if callable(obj) else None
 
 
 class Registry(Strict):
@@ -158,22 +182,52 @@ def arms(claim: Claim) -> list[tuple[str, dict]]:
             for l1, v1 in (("L", f1.low), ("H", f1.high)) for l2, v2 in (("L", f2.low), ("H", f2.high))]
 
 
-def compile_claim(claim: Claim, folder: Path, replicates: int, seed: int,
-                  posterior: Path | None = None) -> LoadedExperiment:
-    """The claim as an experiment over the csv design of its arms, built in memory."""
+@dataclass
+class Context:
+    """What a claim's measure needs to know of its arms' scenarios, worked out once: each arm's
+    scenario (with its settings), the named events across them, the window in recorded steps and
+    the static attributes a selector filters on."""
+
+    scenarios: list[Scenario]
+    events: dict[str, tuple[int, int | None]]
+    windows: list[tuple[int, int]]
+    statics: list[pd.DataFrame]
+    calendar: tuple[float, int]
+
+
+def claim_context(claim: Claim) -> Context:
     base = claim.comparison.base.scenario or "baseline"
-    rows = [a or {SCENARIO_COLUMN: base} for _, a in arms(claim)]  # a design needs at least one column
-    return claim_experiment(claim, folder, pd.DataFrame(rows), replicates, seed, claim.id, claim.claim, posterior)
+    scenarios = []
+    for label, arm in arms(claim):
+        settings = {k: v for k, v in arm.items() if k != SCENARIO_COLUMN}
+        try:
+            scenarios.append(load_scenario(arm.get(SCENARIO_COLUMN, base), overrides=settings))
+        except ScenarioError as err:
+            raise ScenarioError(f"claim {claim.id}, arm {label}", err.field, err.message) from None
+    calendars = {(sc.simulation.start_year, sc.simulation.steps_per_year) for sc in scenarios}
+    if len(calendars) > 1:
+        raise ScenarioError(f"claim {claim.id}", "comparison", "its arms run on different calendars "
+                            f"(start year, steps per year: {sorted(calendars)}); they cannot share a window")
+    events = event_steps(scenarios)
+    where = f"claim {claim.id}"
+    windows = [resolve_window(claim.measure, sc, claim.steps or sc.simulation.steps, events, where)
+               for sc in scenarios]
+    for w, sc in zip(windows, scenarios, strict=True):
+        check_about(claim.about, w, events, claim.steps or sc.simulation.steps, where)
+    statics = [static_attributes(sc) if claim.measure.per_agent else pd.DataFrame() for sc in scenarios]
+    return Context(scenarios, events, windows, statics, next(iter(calendars)))
 
 
 def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicates: int, seed: int,
                      name: str, description: str, posterior: Path | None = None) -> LoadedExperiment:
-    """An experiment measuring ``claim``'s measure over a csv ``design``, its rows sharing replicate
-    seeds (common random numbers), built in memory and handed to the engine as an object. Used for
-    a claim's arms and for the ``--where`` samples. With ``posterior`` (a calibration folder),
-    replicate r of every arm runs parameter set r drawn from it, so arms are compared under the
-    same plausible parameterisation and the verdict holds across the posterior, not at the defaults.
-    Its YAML and design are also written to ``folder`` as the record of what ran (not read back)."""
+    """An experiment running ``design``'s rows (scenario and dotted paths), the rows sharing
+    replicate seeds (common random numbers), keeping every step of every model measure (and,
+    for a per-agent measure, the agents' series) so that any window and statistic can be taken
+    afterwards. Built in memory and handed to the engine as an object. Used for a claim's arms
+    and for the ``--where`` samples. With ``posterior`` (a calibration folder), replicate r of
+    every row runs parameter set r drawn from it, so arms are compared under the same plausible
+    parameterisation and the verdict holds across the posterior, not at the defaults. Its YAML
+    and design are also written to ``folder`` as the record of what ran (not read back)."""
     folder.mkdir(parents=True, exist_ok=True)
     design.to_csv(folder / "design.csv", index=False)
     params = {col: {"levels": [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]}
@@ -187,8 +241,7 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
         "replicates": replicates,
         "seed": seed,
         "common_random_numbers": True,
-        "collect": {"final": True, "final_window": claim.measure.window, "series": claim.measure.summary != "final",
-                    "stride": 1, "measures": [claim.measure.name]},
+        "collect": {"final": False, "series": True, "stride": 1, "agents": claim.measure.per_agent},
     }
     if claim.steps:
         exp["steps"] = claim.steps
@@ -199,41 +252,66 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
     return build_experiment(exp, path, design)
 
 
-# --------------------------------------------------------------------------- evaluating
-def claim_values(folder: Path, claim: Claim) -> pd.DataFrame:
-    """One value of the claim's measure per run: columns point, replicate, value."""
-    res = load_results(folder, series=claim.measure.summary != "final")
-    ok = res.runs[res.runs["status"] == "ok"][["run_id", "point", "replicate"]]
-    name = claim.measure.name
-    if claim.measure.summary == "final":
-        if name not in res.final.columns:
-            raise ScenarioError(claim.id, "measure.name", f"'{name}' is not a collected measure")
-        vals = res.final[["run_id", name]].rename(columns={name: "value"})
-    else:
-        s = res.series
-        if name not in s.columns:
-            raise ScenarioError(claim.id, "measure.name", f"'{name}' is not a collected measure")
-        s = s.sort_values(["run_id", "step"])
-        if claim.measure.summary == "growth":
-            first = s[s["step"] == 1].set_index("run_id")[name]
-            last = s.groupby("run_id")[name].last()
-            vals = (last / first).rename("value").reset_index()
-        else:  # time_to: the first year the measure reaches the value; never = one step past the end
-            def first_year(g: pd.DataFrame) -> float:
-                hit = g[g[name] >= claim.measure.crosses]
-                if len(hit):
-                    return float(hit["year"].iloc[0])
-                # years per model step, from the run's own calendar
-                dt = (g["year"].iloc[-1] - g["year"].iloc[0]) / max(g["step"].iloc[-1] - g["step"].iloc[0], 1)
-                return float(g["year"].iloc[-1] + dt)
+def arm_key(claim: Claim, arm: dict, replicates: int, seed: int, posterior: Path | None) -> str:
+    """What makes two arms the same runs: scenario, settings, steps, seeds, what is collected and
+    the posterior drawn from. Arms of different claims with the same key are run once."""
+    spec = {"scenario": arm.get(SCENARIO_COLUMN, claim.comparison.base.scenario or "baseline"),
+            "set": {k: v for k, v in sorted(arm.items()) if k != SCENARIO_COLUMN}, "steps": claim.steps,
+            "replicates": replicates, "seed": seed, "agents": claim.measure.per_agent,
+            "posterior": str(Path(posterior).resolve()) if posterior else None}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-            vals = s.groupby("run_id").apply(first_year, include_groups=False).rename("value").reset_index()
-    return ok.merge(vals, on="run_id").sort_values(["replicate", "point"]).reset_index(drop=True)
+
+def run_arms(claim: Claim, out: Path, replicates: int, seed: int, workers: int, executor: str, quiet: bool,
+             posterior: Path | None) -> list[Path]:
+    """Run each of the claim's arms as a sweep of its own under ``out/arms/<key>`` (resumable), unless
+    an identical arm (``arm_key``) already ran there, for this claim or another; the folders in arm order."""
+    folders = []
+    for label, arm in arms(claim):
+        key = arm_key(claim, arm, replicates, seed, posterior)
+        folder = out / "arms" / key
+        row = {**arm} or {SCENARIO_COLUMN: claim.comparison.base.scenario or "baseline"}
+        experiment = claim_experiment(claim, folder / "spec", pd.DataFrame([row]), replicates, seed, f"arm_{key}",
+                                      f"arm {label} of claim {claim.id}", posterior)
+        run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
+        folders.append(folder / "runs")
+    return folders
+
+
+# --------------------------------------------------------------------------- evaluating
+def folder_values(folder: Path, claim: Claim, ctx: Context, arm_of_point: list[int]) -> pd.DataFrame:
+    """The claim's measure for every run of a sweep folder whose design point p runs arm
+    ``arm_of_point[p]``: columns run_id, point, replicate, value (NaN for a failed run)."""
+    res = load_results(folder, series=True, agents=claim.measure.per_agent)
+    runs = res.runs[["run_id", "point", "replicate", "status"]]
+    frames = []
+    for point, arm in enumerate(arm_of_point):
+        ids = runs.loc[(runs["point"] == point) & (runs["status"] == "ok"), "run_id"]
+        series = res.series[res.series["run_id"].isin(ids)]
+        agents = res.agents[res.agents["run_id"].isin(ids)] if claim.measure.per_agent else None
+        if len(ids):
+            frames.append(measure_runs(series, agents, claim.measure, ctx.windows[arm], ctx.statics[arm],
+                                       ctx.calendar, f"claim {claim.id}"))
+    vals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id", "value"])
+    return runs[["run_id", "point", "replicate"]].merge(vals, on="run_id", how="left")
+
+
+def claim_values(folders: list[Path], claim: Claim, ctx: Context | None = None) -> pd.DataFrame:
+    """One value of the claim's measure per run of each arm: columns point (the arm), replicate,
+    value (NaN where the run failed or the measure is undefined)."""
+    ctx = ctx or claim_context(claim)
+    frames = []
+    for arm, folder in enumerate(folders):
+        v = folder_values(folder, claim, ctx, [arm])
+        frames.append(v.assign(point=arm)[["point", "replicate", "value"]])
+    return pd.concat(frames, ignore_index=True).sort_values(["replicate", "point"]).reset_index(drop=True)
 
 
 def per_replicate(values: pd.DataFrame, claim: Claim) -> np.ndarray:
-    """The claim's statistic within each replicate (matched across arms by common seeds)."""
-    wide = values.pivot(index="replicate", columns="point", values="value").dropna()
+    """The claim's statistic within each replicate (matched across arms by common seeds); a
+    replicate with a missing value in any arm is left out (``missing`` counts them)."""
+    wide = values.pivot(index="replicate", columns="point", values="value")
+    wide = wide[np.isfinite(wide.to_numpy(dtype=float)).all(axis=1)]
     cmp = claim.comparison
     if cmp.type in ("contrast", "unchanged"):
         return (wide[1] - wide[0]).to_numpy()
@@ -243,6 +321,13 @@ def per_replicate(values: pd.DataFrame, claim: Claim) -> np.ndarray:
         return (wide[3] - wide[1] - wide[2] + wide[0]).to_numpy()
     x = np.arange(len(cmp.values))
     return np.array([stats.spearmanr(x, row).statistic if np.ptp(row) > 0 else 0.0 for row in wide.to_numpy()])
+
+
+def missing(values: pd.DataFrame, claim: Claim) -> dict[str, int]:
+    """Runs without a value (failed, or NaN), per arm label."""
+    labels = [label for label, _ in arms(claim)]
+    counts = values.groupby("point")["value"].apply(lambda v: int((~np.isfinite(v.to_numpy(dtype=float))).sum()))
+    return {labels[p]: int(counts.get(p, 0)) for p in range(len(labels))}
 
 
 @dataclass
@@ -257,61 +342,78 @@ class Verdict:
     values: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     rounds: list[tuple[int, float]] = field(default_factory=list)  # (replicates, CI width)
     provenance: dict = field(default_factory=dict)  # of its runs (provenance.of_sweep)
+    p: float = np.nan  # unadjusted p-value (statistics.p_value)
+    p_holm: float = np.nan  # Holm-adjusted over the claims judged together
+    q_bh: float = np.nan  # Benjamini-Hochberg q-value over the same family
+    missing: dict[str, int] = field(default_factory=dict)  # runs without a value, per arm
+    reason: str = ""  # why inconclusive, when it is for a reason other than the statistics
+
+    @property
+    def label(self) -> str:
+        """The verdict as shown: 'inconclusive (too few replicates)' and the like."""
+        return f"{self.verdict} ({self.reason})" if self.reason else self.verdict
 
 
-def decide(expected: str, lo: float, hi: float, margin: float | None = None) -> str:
-    """holds / fails / inconclusive from a 95% interval."""
-    if expected == "none":
-        if -margin <= lo and hi <= margin:
-            return "holds"
-        if lo > margin or hi < -margin:
-            return "fails"
-        return "inconclusive"
-    if expected == "negative":
-        lo, hi = -hi, -lo
-    if lo > 0:
-        return "holds"
-    if hi < 0:
-        return "fails"
-    return "inconclusive"
-
-
-def bootstrap_mean(x: np.ndarray, rng: np.random.Generator, n: int = BOOTSTRAP) -> tuple[float, float, float]:
-    x = x[~np.isnan(x)]
-    if len(x) == 0:
-        return np.nan, np.nan, np.nan
-    boot = x[rng.integers(0, len(x), size=(n, len(x)))].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return float(x.mean()), float(lo), float(hi)
-
-
-def evaluate(claim: Claim, values: pd.DataFrame, seed: int = 0) -> Verdict:
+def evaluate(claim: Claim, values: pd.DataFrame, seed: int = 0, replicates: int | None = None) -> Verdict:
+    """The claim's effect, interval and p-value, and a verdict as if it were judged alone (``adjust``
+    judges a family of claims together). ``replicates``: runs expected per arm (default: the
+    most seen)."""
     stat = per_replicate(values, claim)
     effect, lo, hi = bootstrap_mean(stat, np.random.default_rng(seed))
     sign = {"positive": 1, "negative": -1, "none": 0}[claim.expected]
-    share = float(np.mean(np.sign(stat) == sign)) if sign else float(np.mean(np.abs(stat) <= claim.comparison.margin))
-    verdict = decide(claim.expected, lo, hi, claim.comparison.margin) if not np.isnan(lo) else "inconclusive"
-    return Verdict(claim, effect, lo, hi, share, len(stat), verdict, values)
+    if len(stat) == 0:
+        share = np.nan
+    elif sign:
+        share = float(np.mean(np.sign(stat) == sign))
+    else:
+        share = float(np.mean(np.abs(stat) <= claim.comparison.margin))
+    gaps = missing(values, claim)
+    expected_runs = replicates or int(values.groupby("point").size().max())
+    v = Verdict(claim, effect, lo, hi, share, len(stat), "inconclusive", values,
+                p=p_value(stat, claim.expected, claim.comparison.margin), missing=gaps)
+    worst = max(gaps.values(), default=0)
+    if expected_runs and worst / expected_runs > claim.max_missing:
+        arm = max(gaps, key=gaps.get)
+        v.reason = f"too many missing values: arm {arm} {worst} of {expected_runs}"
+    elif len(stat) < claim.min_replicates:
+        v.reason = f"too few replicates: {len(stat)} of at least {claim.min_replicates}"
+    adjust([v])
+    return v
+
+
+def adjust(verdicts: list[Verdict], alpha: float = ALPHA) -> list[Verdict]:
+    """Judge the claims as one family: Holm-adjusted p-values (and BH q-values) over those with a
+    p-value and no disqualifying reason; verdicts on the adjusted values (``statistics.decide``)."""
+    judged = [v for v in verdicts if not v.reason and np.isfinite(v.p)]
+    p = np.array([v.p for v in judged])
+    for v, ph, q in zip(judged, holm(p), benjamini_hochberg(p), strict=True):
+        v.p_holm, v.q_bh = float(ph), float(q)
+        v.verdict = decide(v.claim.expected, v.effect, v.p_holm, v.claim.comparison.margin, alpha)
+    for v in verdicts:
+        if v not in judged:
+            v.p_holm = v.q_bh = np.nan
+            v.verdict = "inconclusive"
+    return verdicts
 
 
 def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: int = 1, executor: str = "processes",
               seed: int = 0, adaptive: bool = False, cap: int = 200, quiet: bool = False,
               posterior: Path | None = None) -> Verdict:
-    """Run a claim (resumably) and judge it. With ``adaptive``, replicates are added in rounds of
-    the initial count until the interval's width changes by less than 10% or ``cap`` is reached.
-    ``out`` must be new, empty or a migov claims folder (it accumulates claims and resumes)."""
+    """Run a claim (resumably) and judge it alone. With ``adaptive``, replicates are added in rounds
+    of the initial count until the interval's width changes by less than 10% or ``cap`` is reached.
+    ``out`` must be new, empty or a migov claims folder (it accumulates claims and resumes); each
+    arm runs under ``out/arms/`` once, whichever claims share it."""
     open_accumulating(out, "claims")
-    record_files(out, [f"{claim.id}/"])
+    record_files(out, [f"{claim.id}/", "arms/"])
+    ctx = claim_context(claim)
     r0 = replicates or claim.replicates
     frames, rounds, k = [], [], 0
     while True:
-        folder = out / claim.id / f"round-{k}"
-        experiment = compile_claim(claim, folder / "spec", r0, seed + 1000 * k, posterior)
-        run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
-        vals = claim_values(folder / "runs", claim)
+        folders = run_arms(claim, out, r0, seed + 1000 * k, workers, executor, quiet, posterior)
+        vals = claim_values(folders, claim, ctx)
         vals["replicate"] += k * r0
         frames.append(vals)
-        verdict = evaluate(claim, pd.concat(frames, ignore_index=True), seed)
+        verdict = evaluate(claim, pd.concat(frames, ignore_index=True), seed, (k + 1) * r0)
         width = verdict.ci_high - verdict.ci_low
         rounds.append((verdict.replicates, width))
         k += 1
@@ -320,8 +422,13 @@ def run_claim(claim: Claim, out: Path, replicates: int | None = None, workers: i
         if len(rounds) >= 2 and abs(rounds[-1][1] - rounds[-2][1]) <= 0.1 * max(rounds[-2][1], 1e-12):
             break
     verdict.rounds = rounds
-    manifest = json.loads((folder / "runs" / MANIFEST).read_text(encoding="utf-8"))
+    (out / claim.id).mkdir(parents=True, exist_ok=True)
+    labels = [label for label, _ in arms(claim)]
+    verdict.values.assign(arm=verdict.values["point"].map(dict(enumerate(labels)))).to_csv(
+        out / claim.id / "values.csv", index=False)
+    manifest = json.loads((folders[-1] / MANIFEST).read_text(encoding="utf-8"))
     verdict.provenance = of_sweep(manifest)
+    verdict.provenance["arms"] = [f.parent.name for f in folders]
     if manifest.get("posterior"):
         verdict.provenance["posterior"] = manifest["posterior"]
     return verdict

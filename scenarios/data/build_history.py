@@ -187,21 +187,21 @@ def institutional_events(data: dict) -> list[dict]:
     frit_total = by_id["eu_turkey_statement_2016"]["amount_eur_million"]
     mptf = by_id["migration_mptf_2019"]["amount_usd_million"]
     return [
-        {"type": "trust_fund", "at": by_id["eutf_africa_2015"]["date"], "donor": "EU institutions",
+        {"type": "trust_fund", "name": "eutf_2015", "at": by_id["eutf_africa_2015"]["date"], "donor": "EU institutions",
          "amount": round(eutf_total * EUR_TO_USD / 32, 1), "duration": 32, "grants": 6,
          "issues": ["border_return", "protection", "displacement", "development"],
          "regions": ["North Africa", "Sahel", "West Africa", "Horn of Africa"],
          "note": "the EU Emergency Trust Fund for Africa opens (about EUR 5bn by 2023 over 32 quarters)"},
-        {"type": "trust_fund", "at": "2016Q1", "donor": "EU institutions",
+        {"type": "trust_fund", "name": "frit_2016", "at": "2016Q1", "donor": "EU institutions",
          "amount": round(frit_total * EUR_TO_USD / 16, 1), "duration": 16, "grants": 4,
          "issues": ["displacement", "protection", "development"], "hosts": ["Turkey"],
          "note": "the EU Facility for Refugees in Turkey (EUR 6bn in two tranches, 2016-2019)"},
-        {"type": "un_system_entry", "at": by_id["iom_joins_un_2016"]["date"], "organisation": "IOM",
+        {"type": "un_system_entry", "name": "iom_joins_un_2016", "at": by_id["iom_joins_un_2016"]["date"], "organisation": "IOM",
          "note": "IOM joins the UN system as a related organisation (September 2016)"},
-        {"type": "compact", "at": by_id["gcm_adopted_2018"]["date"], "coordinator": "IOM", "authority": 0.3,
+        {"type": "compact", "name": "gcm_2018", "at": by_id["gcm_adopted_2018"]["date"], "coordinator": "IOM", "authority": 0.3,
          "fund": round(mptf / 4, 1), "duration": 24,
          "note": "the Global Compact for Migration names IOM coordinator; the Migration MPTF follows"},
-        {"type": "compact", "at": by_id["gcr_affirmed_2018"]["date"], "coordinator": "UNHCR", "authority": 0.3,
+        {"type": "compact", "name": "gcr_2018", "at": by_id["gcr_affirmed_2018"]["date"], "coordinator": "UNHCR", "authority": 0.3,
          "indicator_weight": 0.0, "note": "the Global Compact on Refugees is affirmed, with UNHCR at its centre"},
     ]
 
