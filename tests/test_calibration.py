@@ -385,7 +385,7 @@ def test_posterior_values_are_in_natural_units(calibrated):
 def test_claims_and_compare_draw_from_a_posterior(tmp_path):
     fake_posterior(tmp_path / "cal")
     entry = {"id": "tiny", "claim": "c", "source": {"seed": "test", "passage": "test"},
-             "measure": {"name": "uncertainty"},
+             "measure": {"name": "uncertainty"}, "basis": "check", "mechanisms": ["environment.update_uncertainty"],
              "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
                             "b": {"set": {"parameters.uncertainty": 0.8}}},
              "expected": "positive", "fails_if": "f", "steps": 3}
@@ -394,7 +394,8 @@ def test_claims_and_compare_draw_from_a_posterior(tmp_path):
     out = tmp_path / "claims"
     assert cli.main(["claims", "--registry", str(reg), "--replicates", "3", "--workers", "1", "--out", str(out),
                      "--posterior", str(tmp_path / "cal"), "-q"]) == 0
-    runs = pd.read_parquet(out / "tiny" / "round-0" / "runs" / "runs.parquet")
+    arm_folders = sorted((out / "arms").iterdir())
+    runs = pd.concat([pd.read_parquet(f / "runs" / "runs.parquet").assign(point=k) for k, f in enumerate(arm_folders)])
     # the arms set uncertainty themselves; legitimacy_decay is drawn, the same for both arms of a replicate
     assert set(runs["parameters.uncertainty"]) == {0.1, 0.8}
     assert (runs.groupby("replicate")["parameters.legitimacy_decay"].nunique() == 1).all()

@@ -14,20 +14,22 @@ from migov.experiments.claims.registry import (
     Claim,
     Registry,
     arms,
-    compile_claim,
-    decide,
+    claim_context,
+    claim_experiment,
     evaluate,
     load_registry,
 )
+from migov.experiments.claims.statistics import decide
 from migov.experiments.sweep.loaded import load_experiment
 from migov.model import ScenarioError
 
 SOURCE = {"seed": "x", "passage": "y"}
+BASIS = {"basis": "emergent", "mechanisms": ["funding.choose_grants"]}
 
 
 def claim(**comparison) -> Claim:
     expected = comparison.pop("expected", "positive")
-    return Claim.model_validate({"id": "t", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"},
+    return Claim.model_validate({"id": "t", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"}, **BASIS,
                                  "comparison": comparison, "expected": expected, "fails_if": "f"})
 
 
@@ -41,14 +43,16 @@ A = RNG.normal(0, 1, 40)
 
 
 def test_decide_rules():
-    assert decide("positive", 0.1, 0.3) == "holds"
-    assert decide("positive", -0.3, -0.1) == "fails"
-    assert decide("positive", -0.1, 0.3) == "inconclusive"
-    assert decide("negative", -0.3, -0.1) == "holds"
-    assert decide("negative", 0.1, 0.3) == "fails"
-    assert decide("none", -0.05, 0.04, margin=0.1) == "holds"
-    assert decide("none", 0.2, 0.4, margin=0.1) == "fails"
-    assert decide("none", -0.05, 0.4, margin=0.1) == "inconclusive"
+    # verdicts rest on the adjusted p-value and the direction of the effect
+    assert decide("positive", 0.2, 0.01) == "holds"
+    assert decide("positive", -0.2, 0.01) == "fails"
+    assert decide("positive", 0.2, 0.06) == "inconclusive"
+    assert decide("negative", -0.2, 0.01) == "holds"
+    assert decide("negative", 0.2, 0.01) == "fails"
+    assert decide("none", 0.01, 0.01, margin=0.1) == "holds"
+    assert decide("none", 0.3, 0.01, margin=0.1) == "fails"
+    assert decide("none", 0.01, 0.2, margin=0.1) == "inconclusive"
+    assert decide("positive", 0.2, float("nan")) == "inconclusive"
 
 
 def test_contrast_verdicts_on_known_effects():
@@ -90,7 +94,7 @@ def test_registry_validation_names_the_field(tmp_path: Path, bad, needle):
     import yaml
 
     entry = {"id": "x", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"}, "comparison": bad,
-             "expected": "positive", "fails_if": "f"}
+             "expected": "positive", "fails_if": "f", **BASIS}
     path = tmp_path / "claims.yaml"
     path.write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
     with pytest.raises(ScenarioError) as err:
@@ -100,7 +104,7 @@ def test_registry_validation_names_the_field(tmp_path: Path, bad, needle):
 
 
 def test_duplicate_ids_and_sign_rules():
-    entry = {"id": "x", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"},
+    entry = {"id": "x", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"}, **BASIS,
              "comparison": {"type": "contrast", "a": {}, "b": {}}, "expected": "positive", "fails_if": "f"}
     with pytest.raises(ValueError, match="used twice"):
         Registry.model_validate({"claims": [entry, entry]})
@@ -108,13 +112,17 @@ def test_duplicate_ids_and_sign_rules():
         Registry.model_validate({"claims": [{**entry, "expected": "none"}]})
 
 
-def test_the_registry_has_twelve_claims_that_compile(tmp_path: Path):
+def test_the_registry_has_25_claims_half_emergent_that_compile(tmp_path: Path):
     reg = load_registry(REGISTRY)
-    assert len(reg.claims) >= 12
+    assert len(reg.claims) >= 25
+    assert sum(c.basis == "emergent" for c in reg.claims) * 2 >= len(reg.claims)
     for c in reg.claims:
         assert len(arms(c)) >= 1
-        loaded = compile_claim(c, tmp_path / c.id, replicates=2, seed=0)  # built in memory, paths checked
-        assert loaded.exp.common_random_numbers
+        claim_context(c)  # every arm's scenario loads, every window lies in the run and meets its event
+        for k, (_, arm) in enumerate(arms(c)):  # each arm as run_arms builds it: in memory, paths checked
+            design = pd.DataFrame([arm or {"scenario": c.comparison.base.scenario or "baseline"}])
+            loaded = claim_experiment(c, tmp_path / c.id, design, 2, 0, f"{c.id}_{k}", c.claim)
+            assert loaded.exp.common_random_numbers
         assert (tmp_path / c.id / "experiment.yaml").is_file()  # the record of what ran
         reread = load_experiment(tmp_path / c.id / "experiment.yaml")  # and it says the same
         assert reread.exp == loaded.exp
@@ -165,7 +173,7 @@ def test_prim_finds_a_known_box():
 def test_where_end_to_end_small(tmp_path: Path, capsys):
     import yaml
 
-    entry = {"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"},
+    entry = {"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"}, **BASIS,
              "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
                             "b": {"set": {"parameters.uncertainty": 0.8}}},
              "expected": "positive", "fails_if": "f", "steps": 3}
@@ -183,6 +191,7 @@ def test_adaptive_adds_replicates_until_the_interval_settles(tmp_path: Path):
     from migov.experiments.claims.registry import run_claim
 
     c = Claim.model_validate({"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"},
+                              **BASIS, "min_replicates": 2,
                               "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
                                              "b": {"set": {"parameters.uncertainty": 0.8}}},
                               "expected": "positive", "fails_if": "f", "steps": 3})
@@ -196,15 +205,16 @@ def test_adaptive_adds_replicates_until_the_interval_settles(tmp_path: Path):
 def test_time_to_summary(tmp_path: Path):
     from migov.experiments.claims.registry import claim_values, run_claim
 
-    c = Claim.model_validate({"id": "tt", "claim": "c", "source": SOURCE,
+    c = Claim.model_validate({"id": "tt", "claim": "c", "source": SOURCE, **BASIS, "min_replicates": 2,
                               "measure": {"name": "funding_total", "summary": "time_to", "crosses": 100.0},
                               "comparison": {"type": "threshold", "threshold": 1996.0}, "expected": "negative",
                               "fails_if": "f", "steps": 3})
     v = run_claim(c, tmp_path, replicates=2, workers=1, executor="serial", quiet=True)
-    # the baseline's spin-up leaves money flowing at step 0 (1995.0), so it crosses there
-    assert v.verdict == "holds" and v.effect == pytest.approx(1995.0 - 1996.0)
+    # the baseline's spin-up leaves money flowing from the start, so it crosses in the first quarter
+    # simulated (step 1, at 1995.25: windows cover the simulated quarters, not the initial state)
+    assert v.verdict == "holds" and v.effect == pytest.approx(1995.25 - 1996.0)
     never = c.model_copy(update={"measure": c.measure.model_copy(update={"crosses": 1e9})})
-    vals = claim_values(tmp_path / "tt" / "round-0" / "runs", never)
+    vals = claim_values([tmp_path / "arms" / v.provenance["arms"][0] / "runs"], never)
     assert (vals["value"] == 1995.75 + 0.25).all()  # censored: one step past the horizon
     with pytest.raises(ValueError, match="crosses"):
-        Claim.model_validate({**c.model_dump(), "measure": {"name": "hhi", "summary": "time_to"}})
+        Claim.model_validate({**c.model_dump(by_alias=True), "measure": {"name": "hhi", "summary": "time_to"}})

@@ -366,7 +366,7 @@ def test_claims_folder_gets_a_manifest_and_resumes(tmp_path: Path):
     import yaml
 
     entry = {"id": "tiny", "claim": "c", "source": {"seed": "x.md", "passage": "p"},
-             "measure": {"name": "uncertainty"},
+             "measure": {"name": "uncertainty"}, "basis": "check", "mechanisms": ["environment.update_uncertainty"],
              "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
                             "b": {"set": {"parameters.uncertainty": 0.8}}},
              "expected": "positive", "fails_if": "f", "steps": 2}

@@ -6,10 +6,13 @@ model undoes what the function does. Such a claim must say ``basis: assumed`` (o
 This module reads migov.model's source (``ast``, no execution) to find, for a claim:
 
 * the fields its arms vary: the dotted paths set in its arms (and where arms name different
-  scenarios, the fields in which those scenarios differ), reduced to their last name
-  (``parameters.gain_knowledge`` -> ``gain_knowledge``);
-* the functions that read each such name as an attribute (``p.gain_knowledge``), leaving out the
-  construction of the state (``state.py``, ``config.py``), which only copies inputs;
+  scenarios, the fields in which those scenarios differ), reduced to the name the code reads
+  (``parameters.gain_knowledge`` -> ``gain_knowledge``, ``donors.EU.weights.familiarity`` ->
+  ``weights``);
+* the functions that read each such name as an attribute (``p.gain_knowledge``), or call a helper
+  in the same module that does (``host_consent`` through ``consent_logit``; one level, and not
+  the schedule in ``model.py``, which calls everything), leaving out the construction
+  of the state (``state.py``, ``config.py``), which only copies inputs;
 * the state its measure reads: the attributes in the expression that computes the measure in
   ``measures.compute_measures`` (or, for a per-agent selector, in the agent's reported
   property), and the functions that write any of them (assignment, augmented assignment,
@@ -114,6 +117,11 @@ def _attribute_writes(fn: ast.FunctionDef) -> set[str]:
     return out
 
 
+def mechanism_exists(name: str) -> bool:
+    """``module.function`` or ``module.Class.method`` names a function in migov.model's source."""
+    return name in _functions() or name in _functions(properties=True)
+
+
 def readers(section: str, name: str) -> set[str]:
     """Mechanisms (functions outside state construction) that read field ``name`` of a scenario
     ``section`` (parameters, organisations, ...) off the object that holds it in the code."""
@@ -126,7 +134,19 @@ def readers(section: str, name: str) -> set[str]:
         reads = _qualified_reads(fn)
         if any(attr == name and (owners is None or owner in owners) for owner, attr in reads):
             found.add(k)
+    # a helper that reads the field (consent_logit) acts through the mechanism in its module that calls
+    # it (host_consent); the model's schedule (model.py), which calls every mechanism, is not followed
+    helpers = {(k.split(".")[0], k.split(".")[-1]) for k in found}
+    found |= {k for k, fn in _functions().items()
+              if k.split(".")[0] not in CONSTRUCTION | {"model"}
+              and {(k.split(".")[0], c) for c in _called_names(fn)} & helpers}
     return found
+
+
+def _called_names(fn: ast.FunctionDef) -> set[str]:
+    """Names of the functions ``fn`` calls: ``f(...)``, ``module.f(...)``, ``self.f(...)``."""
+    return {_owner(n.func) if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)
+            for n in ast.walk(fn) if isinstance(n, ast.Call)} - {None}
 
 
 def writers(attrs: set[str]) -> set[str]:
@@ -151,6 +171,10 @@ def _measure_expression(name: str) -> ast.AST | None:
     return None
 
 
+#: Names that hold an owner (agent arrays, the model), not state: reads of them are not measured state.
+OWNER_NAMES = frozenset({"io", "ng", "hs", "dn", "model", "idx"})
+
+
 def measured_state(claim: Claim) -> set[str]:
     """The state attributes the claim's measure is computed from."""
     if claim.measure.per_agent:
@@ -158,11 +182,11 @@ def measured_state(claim: Claim) -> set[str]:
         cls = next(c for c in AGENT_CLASSES if c.kind == sel.kind)
         prop = cls.reported[sel.variable]
         fn = _functions(properties=True).get(f"agents.{cls.__name__}.{prop}")
-        return _attribute_reads(fn) - {"model", "idx"} if fn else set()
+        return _attribute_reads(fn) - OWNER_NAMES if fn else set()
     expr = _measure_expression(claim.measure.name)
     if expr is None:
         return set()
-    return _reads_through_locals(expr, _functions()["measures.compute_measures"]) - {"io", "ng", "hs", "dn", "model"}
+    return _reads_through_locals(expr, _functions()["measures.compute_measures"]) - OWNER_NAMES
 
 
 def _reads_through_locals(expr: ast.AST, fn: ast.FunctionDef, depth: int = 3) -> set[str]:
@@ -194,6 +218,14 @@ def _flatten(data, prefix: str = "") -> dict[str, object]:
     return {prefix: data}
 
 
+def _field_name(path: str) -> str:
+    """The name the code reads a field by: an agent's or event's field is the name below the agent
+    (``donors.*.weights.familiarity`` -> ``weights``, a column of ``dn.weights``), a parameter its own."""
+    parts = path.split(".")
+    below_agent = parts[0] in {"organisations", "donors", "hosts", "ngos", "events"} and len(parts) > 2
+    return parts[2] if below_agent else parts[-1]
+
+
 def varied_fields(claim: Claim) -> set[tuple[str, str]]:
     """The fields the claim's arms vary, as (scenario section, field name)."""
     arm_list = [a for _, a in arms(claim)]
@@ -204,7 +236,7 @@ def varied_fields(claim: Claim) -> set[tuple[str, str]]:
         flat = [_flatten(load_scenario(s).model_dump()) for s in sorted(scenarios)]
         keys = set().union(*flat)
         varied |= {k for k in keys if len({repr(f.get(k)) for f in flat}) > 1 and k.split(".")[0] not in METADATA}
-    fields = {(p.split(".")[0], p.split(".")[-1]) for p in varied}
+    fields = {(p.split(".")[0], _field_name(p)) for p in varied}
     return {(section, name) for section, name in fields if name not in METADATA and not name.isdigit()}
 
 

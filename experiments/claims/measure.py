@@ -204,8 +204,8 @@ def resolve_window(measure: Measure, scenario: Scenario, steps: int, events: dic
     spy = scenario.simulation.steps_per_year
     w = measure.window
     default_last = measure.summary == "final"
-    if w is None:
-        lo, hi = (steps - spy + 1, steps) if default_last else (1, steps)
+    if w is None:  # the default is clamped to a short run; a window the claim gives is not
+        lo, hi = (max(1, steps - spy + 1), steps) if default_last else (1, steps)
     elif isinstance(w, int):
         lo, hi = steps - w + 1, steps
     elif w.last is not None:

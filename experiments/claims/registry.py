@@ -232,10 +232,12 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
     design.to_csv(folder / "design.csv", index=False)
     params = {col: {"levels": [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]}
               for col in design.columns}
+    scenarios = design[SCENARIO_COLUMN].dropna().unique() if SCENARIO_COLUMN in design else []
     exp = {
         "name": name,
         "description": description,
-        "scenario": claim.comparison.base.scenario or "baseline",
+        # one scenario in every row (an arm): its paths (a named event's fields) are checked against it
+        "scenario": str(scenarios[0]) if len(scenarios) == 1 else claim.comparison.base.scenario or "baseline",
         "parameters": params,
         "design": {"type": "csv", "file": "design.csv"},
         "replicates": replicates,
@@ -267,12 +269,12 @@ def run_arms(claim: Claim, out: Path, replicates: int, seed: int, workers: int, 
     """Run each of the claim's arms as a sweep of its own under ``out/arms/<key>`` (resumable), unless
     an identical arm (``arm_key``) already ran there, for this claim or another; the folders in arm order."""
     folders = []
-    for label, arm in arms(claim):
+    for _, arm in arms(claim):
         key = arm_key(claim, arm, replicates, seed, posterior)
         folder = out / "arms" / key
         row = {**arm} or {SCENARIO_COLUMN: claim.comparison.base.scenario or "baseline"}
         experiment = claim_experiment(claim, folder / "spec", pd.DataFrame([row]), replicates, seed, f"arm_{key}",
-                                      f"arm {label} of claim {claim.id}", posterior)
+                                      "one arm of the claims that run it", posterior)
         run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
         folders.append(folder / "runs")
     return folders

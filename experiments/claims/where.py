@@ -26,9 +26,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from migov.experiments.analysis.figures import STYLE
-from migov.experiments.claims.registry import Claim, arms, claim_experiment, per_replicate
+from migov.experiments.claims.registry import (
+    Claim,
+    arms,
+    claim_context,
+    claim_experiment,
+    folder_values,
+    per_replicate,
+)
 from migov.experiments.common.outdir import open_accumulating, record_files
-from migov.experiments.sweep.engine import load_results, run_sweep
+from migov.experiments.sweep.engine import run_sweep
 from scipy.stats import qmc
 
 BEHAVIOURAL: dict[str, tuple[float, float]] = {
@@ -125,17 +132,14 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
     experiment = claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,
                                   f"{claim.id}_where", f"where does {claim.id} hold", posterior)
     run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
-    res = load_results(folder / "runs", series=False)
-    runs = res.runs[res.runs["status"] == "ok"][["run_id", "point", "replicate"]]
-    vals = runs.merge(res.final[["run_id", claim.measure.name]], on="run_id")
     n_arms = len(arms(claim))
+    vals = folder_values(folder / "runs", claim, claim_context(claim), [p % n_arms for p in range(len(design))])
     vals["sample"] = vals["point"] // n_arms
     vals["arm"] = vals["point"] % n_arms
     effects = []
     for s, g in vals.groupby("sample"):
-        sub = g.rename(columns={claim.measure.name: "value"})[["arm", "replicate", "value"]]
-        stat = per_replicate(sub.rename(columns={"arm": "point"}), claim)
-        effects.append((s, float(np.nanmean(stat)) if len(stat) else np.nan))
+        stat = per_replicate(g[["arm", "replicate", "value"]].rename(columns={"arm": "point"}), claim)
+        effects.append((s, float(np.mean(stat)) if len(stat) else np.nan))
     eff = pd.DataFrame(effects, columns=["sample", "effect"]).set_index("sample")
     points = points.loc[eff.index]
     if claim.expected == "none":

@@ -40,7 +40,7 @@ def register(sub) -> None:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from migov.experiments.claims.registry import REGISTRY, load_registry, run_claim
+    from migov.experiments.claims.registry import REGISTRY, adjust, load_registry, run_claim
     from migov.experiments.claims.report import write_report
     from migov.experiments.common.outdir import open_accumulating
     from migov.experiments.sweep.parallel import default_workers
@@ -82,8 +82,13 @@ def cmd_claims(args: argparse.Namespace) -> int:
                       quiet=args.quiet, posterior=args.posterior)
         verdicts.append(v)
         if not args.quiet:
-            print(f"{c.id}: {v.verdict} (effect {v.effect:+.4g}, 95% CI [{v.ci_low:+.4g}, {v.ci_high:+.4g}], "
-                  f"{v.share:.0%} of {v.replicates} replicates the claimed way)")
+            print(f"{c.id}: effect {v.effect:+.4g}, 95% CI [{v.ci_low:+.4g}, {v.ci_high:+.4g}], p {v.p:.3g} "
+                  f"({v.replicates} matched replicates{'; ' + v.reason if v.reason else ''})")
+    adjust(verdicts)  # one family: Holm-adjusted p-values across the claims run together
+    if not args.quiet:
+        print(f"\nVerdicts on Holm-adjusted p-values across {len(verdicts)} claims:")
+        for v in verdicts:
+            print(f"  {v.claim.id} [{v.claim.basis}]: {v.label} (Holm p {v.p_holm:.3g})")
     command = "migov claims " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
     md, page = write_report(verdicts, args.out, command, args.seed)
     if not args.quiet:

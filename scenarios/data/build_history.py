@@ -196,12 +196,15 @@ def institutional_events(data: dict) -> list[dict]:
          "amount": round(frit_total * EUR_TO_USD / 16, 1), "duration": 16, "grants": 4,
          "issues": ["displacement", "protection", "development"], "hosts": ["Turkey"],
          "note": "the EU Facility for Refugees in Turkey (EUR 6bn in two tranches, 2016-2019)"},
-        {"type": "un_system_entry", "name": "iom_joins_un_2016", "at": by_id["iom_joins_un_2016"]["date"], "organisation": "IOM",
+        {"type": "un_system_entry", "name": "iom_joins_un_2016", "at": by_id["iom_joins_un_2016"]["date"],
+         "organisation": "IOM",
          "note": "IOM joins the UN system as a related organisation (September 2016)"},
-        {"type": "compact", "name": "gcm_2018", "at": by_id["gcm_adopted_2018"]["date"], "coordinator": "IOM", "authority": 0.3,
+        {"type": "compact", "name": "gcm_2018", "at": by_id["gcm_adopted_2018"]["date"],
+         "coordinator": "IOM", "authority": 0.3,
          "fund": round(mptf / 4, 1), "duration": 24,
          "note": "the Global Compact for Migration names IOM coordinator; the Migration MPTF follows"},
-        {"type": "compact", "name": "gcr_2018", "at": by_id["gcr_affirmed_2018"]["date"], "coordinator": "UNHCR", "authority": 0.3,
+        {"type": "compact", "name": "gcr_2018", "at": by_id["gcr_affirmed_2018"]["date"],
+         "coordinator": "UNHCR", "authority": 0.3,
          "indicator_weight": 0.0, "note": "the Global Compact on Refugees is affirmed, with UNHCR at its centre"},
     ]
 
