@@ -220,14 +220,16 @@ def test_claims_manifest_carries_provenance(tmp_path: Path):
     entry = {"id": "tiny", "claim": "c", "source": {"seed": "x", "passage": "y"}, "measure": {"name": "uncertainty"},
              "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
                             "b": {"set": {"parameters.uncertainty": 0.8}}},
-             "expected": "positive", "fails_if": "f", "steps": 3}
+             "expected": "positive", "fails_if": "f", "steps": 3, "basis": "check", "min_replicates": 2,
+             "mechanisms": ["environment.update_uncertainty"]}
     reg = tmp_path / "claims.yaml"
     reg.write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
     out = tmp_path / "out"
     assert cli.main(["claims", "--registry", str(reg), "--replicates", "2", "--workers", "1", "--seed", "5",
                      "--out", str(out), "-q"]) == 0
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    runs = json.loads((out / "tiny" / "round-0" / "runs" / "manifest.json").read_text(encoding="utf-8"))
+    arm = sorted((out / "arms").iterdir())[0]  # each arm's runs, shared by the claims that use it
+    runs = json.loads((arm / "runs" / "manifest.json").read_text(encoding="utf-8"))
     assert man["code_hash"] == runs["code_hash"] == code_hash() and man["migov_version"] == __version__
     assert man["seed"] == 5 and man["scenario_hash"] == {"tiny": runs["scenario_hash"]}
 
