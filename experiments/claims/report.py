@@ -23,6 +23,11 @@ from migov.experiments.sweep.provenance import provenance
 MARK = {"holds": "holds", "fails": "FAILS", "inconclusive": "inconclusive"}
 
 
+def _shown(v: Verdict) -> str:
+    """The verdict as a heading shows it: with its reason when it has one, else its mark."""
+    return v.label if v.reason else MARK[v.verdict]
+
+
 def claim_figure(v: Verdict) -> plt.Figure:
     c, vals = v.claim, v.values
     cmp = c.comparison
@@ -51,7 +56,7 @@ def claim_figure(v: Verdict) -> plt.Figure:
                 ax.axhline(cmp.threshold, color="black", ls="--", lw=1.5, label=f"threshold {cmp.threshold:g}")
                 ax.legend(frameon=False)
         ax.set_ylabel(f"{c.measure.name} ({c.measure.summary})")
-        ax.set_title(f"{c.id}: {v.label if v.reason else MARK[v.verdict]}", fontsize=11)
+        ax.set_title(f"{c.id}: {_shown(v)}", fontsize=11)
     return fig
 
 
@@ -189,7 +194,7 @@ def write_report(verdicts: list[Verdict], out: Path, command: str, seed: int) ->
                f"**Measure and comparison.** {measure_text(c)}; a {c.comparison.type} comparison, expected "
                f"{c.expected}" + (f", about the event `{c.about}`" if c.about else "") + f". Arms: {arms_text}.", "",
                f"![{c.id}](figures/{c.id}.png)", "",
-               f"**Result: {v.label if v.reason else MARK[v.verdict]}.** {result}"
+               f"**Result: {_shown(v)}.** {result}"
                + (f" Adaptive rounds: {rounds}." if rounds else ""), "",
                f"**What would make it fail.** {c.fails_if}"]
         if c.note:
