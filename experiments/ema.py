@@ -26,7 +26,7 @@ every worker would start a new interpreter and import pandas, SciPy, Mesa, EMA a
 (fork on Linux), so workers start at once with everything imported and the scenario parsed;
 ``start_method=None`` leaves it alone. ``benchmarks/bench_ema.py`` measures both.
 
-ema-workbench is an optional extra: ``pip install 'migov[ema]'``.
+ema-workbench is a core dependency (PRIM for claims over the parameter space uses it too).
 """
 
 from __future__ import annotations
@@ -86,11 +86,7 @@ def ema_model(experiment: str | Path | LoadedExperiment, *, replicates: int | No
             default (Mesa's import forces spawn; see the module's docstring), a method's name sets
             that one, None leaves it as it is.
     """
-    try:
-        from ema_workbench import Model, ScalarOutcome
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ScenarioError("ema_model", "", "needs ema-workbench, an optional extra: pip install 'migov[ema]'"
-                            ) from None
+    from ema_workbench import Model, ScalarOutcome
     loaded = experiment if isinstance(experiment, LoadedExperiment) else load_experiment(experiment)
     exp = loaded.exp
     if exp.design.type == "csv" and not exp.parameters:

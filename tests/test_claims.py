@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from claim_entries import BASIS, SOURCE
 from migov.experiments import cli
 from migov.experiments.claims.registry import (
     REGISTRY,
@@ -22,9 +23,6 @@ from migov.experiments.claims.registry import (
 from migov.experiments.claims.statistics import decide
 from migov.experiments.sweep.loaded import load_experiment
 from migov.model import ScenarioError
-
-SOURCE = {"seed": "x", "passage": "y"}
-BASIS = {"basis": "emergent", "mechanisms": ["funding.choose_grants"]}
 
 
 def claim(**comparison) -> Claim:
@@ -159,32 +157,112 @@ def test_unknown_claim_id(capsys):
 
 
 def test_prim_finds_a_known_box():
-    from migov.experiments.claims.where import prim
+    from migov.experiments.claims.where import find_region
 
     rng = np.random.default_rng(0)
     x = pd.DataFrame(rng.uniform(0, 1, (400, 4)), columns=list("abcd"))
     y = ((x["a"] > 0.6) & (x["c"] < 0.5)).to_numpy()
-    box = prim(x, y)
-    assert set(box.bounds) == {"a", "c"}
+    box = find_region(x, y)
+    assert set(box.bounds) == {"a", "c"} and box.meets_threshold
     assert abs(box.bounds["a"][0] - 0.6) < 0.05 and abs(box.bounds["c"][1] - 0.5) < 0.15
     assert box.density >= 0.8 and box.coverage >= 0.9
+    assert all(q < 0.01 for q in box.qp.values())  # both restrictions are significant (quasi-p)
+    assert {"coverage", "density", "mass", "res_dim"} <= set(box.trajectory.columns)
 
 
-def test_where_end_to_end_small(tmp_path: Path, capsys):
+def test_prim_on_a_space_where_the_claim_holds_everywhere_or_nowhere():
+    from migov.experiments.claims.where import find_region
+
+    x = pd.DataFrame({"a": np.linspace(0, 1, 20)})
+    everywhere, nowhere = find_region(x, np.ones(20, bool)), find_region(x, np.zeros(20, bool))
+    assert everywhere.bounds == {} and everywhere.density == 1.0 and everywhere.meets_threshold
+    assert nowhere.bounds == {} and nowhere.density == 0.0 and not nowhere.meets_threshold
+
+
+def tiny_claim(path: Path, **extra) -> Path:
     import yaml
 
     entry = {"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"}, **BASIS,
              "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
                             "b": {"set": {"parameters.uncertainty": 0.8}}},
-             "expected": "positive", "fails_if": "f", "steps": 3}
-    reg = tmp_path / "claims.yaml"
-    reg.write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
+             "expected": "positive", "fails_if": "f", "steps": 3, **extra}
+    path.write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
+    return path
+
+
+def test_claims_over_a_latin_hypercube(tmp_path: Path, capsys):
+    reg = tiny_claim(tmp_path / "claims.yaml")
     out = tmp_path / "out"
-    assert cli.main(["claims", "--registry", str(reg), "--where", "tiny", "--samples", "6", "--replicates", "2",
-                     "--workers", "1", "--out", str(out), "-q"]) == 0
+    assert cli.main(["claims", "--registry", str(reg), "--design", "lhs", "--samples", "6", "--replicates", "2",
+                     "--workers", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "tiny: holds at 100% of 6 samples" in printed
     samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
     assert len(samples) == 6 and samples["holds"].all()  # uncertainty is set by the arms, so it always holds
-    assert (out / "tiny" / "where" / "where.md").is_file() and (out / "tiny" / "where" / "where.png").is_file()
+    # the default space is morris_screening's ranges, less the one the arms set
+    ranged = set(load_experiment("morris_screening").exp.parameters) - {"parameters.uncertainty"}
+    assert set(samples.columns) == ranged | {"effect", "holds"}
+    assert samples["parameters.gain_knowledge"].between(0.015, 0.06).all()
+    overview = pd.read_csv(out / "where.csv")
+    assert overview.loc[0, "share_holds"] == 1.0 and overview.loc[0, "valid"] == 6
+    assert 0.5 < overview.loc[0, "share_low"] < 1.0  # a Wilson interval, not a point
+    assert "| [tiny](tiny/where/where.md) | emergent | 100% |" in (out / "where.md").read_text()
+    assert (out / "tiny" / "where" / "where.png").is_file()
+
+
+def test_claims_over_the_ranges_of_an_experiment_file(tmp_path: Path, capsys):
+    """--ranges names the space; a claim whose sign depends on a sampled parameter holds in part of it,
+    and PRIM puts its box on that parameter."""
+    import yaml
+
+    ranges = tmp_path / "ranges.yaml"
+    ranges.write_text(yaml.safe_dump({"name": "r", "scenario": "baseline", "design": {"type": "lhs", "size": 4},
+                                      "parameters": {"parameters.uncertainty": {"range": [0.1, 0.9]},
+                                                     "parameters.office_cost": {"range": [0.5, 2.0]}}}))
+    # the measure is the sampled uncertainty itself and the claim is that it exceeds 0.5: it holds
+    # exactly where uncertainty > 0.5, whatever the office cost
+    reg = tiny_claim(tmp_path / "claims.yaml", comparison={"type": "threshold", "threshold": 0.5})
+    out = tmp_path / "out"
+    assert cli.main(["claims", "--registry", str(reg), "--design", "lhs", "--samples", "30", "--replicates", "1",
+                     "--ranges", str(ranges), "--workers", "1", "--out", str(out), "-q"]) == 0
+    samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
+    assert set(samples.columns) == {"parameters.uncertainty", "parameters.office_cost", "effect", "holds"}
+    assert samples["parameters.uncertainty"].between(0.1, 0.9).all()
+    assert (samples["holds"] == (samples["parameters.uncertainty"] > 0.5)).all()
+    row = pd.read_csv(out / "where.csv").iloc[0]
+    assert row["share_holds"] == pytest.approx((samples["parameters.uncertainty"] > 0.5).mean())
+    # the first box on PRIM's trajectory to reach density 0.8 cuts uncertainty from below, near 0.5
+    bounds = dict(part.split(" in ") for part in row["box"].split("; "))
+    low = float(bounds["parameters.uncertainty"].strip("[]").split(",")[0])
+    assert 0.3 < low <= 0.5 and row["box_density"] >= 0.8 and row["box_coverage"] == 1.0
+
+
+def test_where_is_short_for_design_lhs_only(tmp_path: Path):
+    reg = tiny_claim(tmp_path / "claims.yaml")
+    out = tmp_path / "out"
+    assert cli.main(["claims", "--registry", str(reg), "--where", "tiny", "--samples", "3", "--replicates", "2",
+                     "--workers", "1", "--out", str(out), "-q"]) == 0
+    assert len(pd.read_csv(out / "tiny" / "where" / "samples.csv")) == 3
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--ranges", "RANGES"], "--ranges is for --design lhs"),
+    (["--design", "lhs", "--ranges", "RANGES"], "no parameter has a 'range'"),
+    (["--design", "lhs", "--only", "nope"], "--only: unknown claim 'nope'"),
+    (["--where", "tiny", "--only", "tiny"], "give one or the other"),
+])
+def test_claims_over_space_refuses_bad_input(tmp_path: Path, capsys, args, expected):
+    import yaml
+
+    ranges = tmp_path / "levels.yaml"
+    ranges.write_text(yaml.safe_dump({"name": "r", "scenario": "baseline", "design": {"type": "grid"},
+                                      "parameters": {"parameters.uncertainty": {"levels": [0.2, 0.4]}}}))
+    reg = tiny_claim(tmp_path / "claims.yaml")
+    args = [str(ranges) if a == "RANGES" else a for a in args]
+    assert cli.main(["claims", "--registry", str(reg), *args, "--out", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 def test_adaptive_adds_replicates_until_the_interval_settles(tmp_path: Path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from claim_entries import BASIS, SOURCE
 from migov.experiments.claims.measure import (
     Measure,
     measure_runs,
@@ -20,8 +21,6 @@ from migov.experiments.claims.registry import Claim, claim_context, run_claim
 from migov.model import ScenarioError, load_scenario
 from migov.model.agents import static_attributes
 
-SOURCE = {"seed": "x", "passage": "y"}
-BASIS = {"basis": "emergent", "mechanisms": ["funding.choose_grants"]}
 YEARS = 2000 + np.arange(8) / 4
 
 

@@ -15,8 +15,7 @@ import pytest
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # EMA warns that ipyparallel (an optional evaluator) is missing
-    ema = pytest.importorskip("ema_workbench", reason="ema-workbench is an optional extra (pip install "
-                                                      "'migov[ema]'); the EMA adapter is not tested without it")
+    import ema_workbench  # noqa: F401
 
 from ema_workbench import (
     CategoricalParameter,

@@ -1,21 +1,27 @@
-"""Where does a claim hold? PRIM over a Latin hypercube of behavioural parameters.
+"""Claims under uncertainty about parameters: in how much of the parameter space, and where, does a claim hold?
 
-``migov claims --where ID --samples N`` samples the behavioural parameters (the ranges below, the
-same as the Morris screening example) by Latin hypercube, runs the claim's arms at every sample
-(through the sweep engine, replicates sharing seeds across arms), and marks a sample as *holding*
-when the mean effect over its replicates goes the claimed way (for an *unchanged* claim: lies
-within the margin). PRIM (the Patient Rule Induction Method, Friedman & Fisher 1999) then peels
-the box of parameter space where holding samples are densest: at each step it removes the
-``alpha`` share of samples from the one side of one parameter that raises the density of holding
-samples most, until the box holds fewer than ``min_mass`` of the samples. The reported box is the
-first (so the widest) box on that peeling trajectory whose density reaches ``threshold`` (or, if
-none does, the densest one),
-with its coverage (share of all holding samples inside it) and density (share of samples inside
-it that hold). This is our own implementation; ``ema_workbench`` offers a fuller one.
+``migov claims --design lhs --samples N [--ranges EXPERIMENT]`` samples the ranged parameters of an
+experiment file (by default the library's ``morris_screening``: the main behavioural parameters,
+half to double their defaults) by Latin hypercube, leaving out those the claim's arms set. At every
+sample it runs the claim's arms through the sweep engine (replicates share seeds across arms) and
+marks the sample as *holding* when the mean of the per-replicate statistic goes the claimed way
+(for an *unchanged* claim: lies within the margin). Per claim it reports the share of samples that
+hold, with its 95% Wilson interval: the share of the sampled space in which the claim holds, which
+is what a researcher unsure of the parameters wants beside the verdict at the defaults. With
+``--posterior`` every replicate draws its parameters from a calibration posterior instead.
+
+Where it holds is found with PRIM (the Patient Rule Induction Method, Friedman & Fisher 1999) as
+EMA Workbench implements it (``ema_workbench.analysis.prim``: peeling then pasting, with the
+peeling trajectory and quasi-p values of each restriction, Bryant & Lempert 2010). The box
+reported is the first (so the widest) on the trajectory whose density reaches ``threshold``, or,
+when none does, the densest one (flagged). A sample whose arms gave no value is left out and
+counted.
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,100 +41,127 @@ from migov.experiments.claims.registry import (
     per_replicate,
 )
 from migov.experiments.common.outdir import open_accumulating, record_files
+from migov.experiments.sweep.design import build_design
 from migov.experiments.sweep.engine import run_sweep
-from scipy.stats import qmc
+from migov.experiments.sweep.experiment import Design, Experiment, ParameterSpec
+from migov.experiments.sweep.loaded import load_experiment
+from migov.model import ScenarioError
+from scipy.stats import binomtest
 
-BEHAVIOURAL: dict[str, tuple[float, float]] = {
-    "parameters.legitimacy_decay": (0.01, 0.04),
-    "parameters.gain_knowledge": (0.015, 0.06),
-    "parameters.gain_partnership": (0.015, 0.06),
-    "parameters.knowledge_partnership_synergy": (0.0, 0.06),
-    "parameters.uncertainty": (0.1, 0.9),
-    "parameters.challenge_rate": (0.05, 0.3),
-    "parameters.contest_strength": (0.03, 0.12),
-    "parameters.mandate_stretch": (0.05, 0.3),
-    "parameters.choice_temperature": (0.25, 1.0),
-    "parameters.familiarity_gain": (0.05, 0.2),
-    "parameters.office_cost": (0.5, 2.0),
-    "parameters.subcontract_share": (0.1, 0.5),
-}
+DEFAULT_RANGES = "morris_screening"
+THRESHOLD = 0.8  # the density a box must reach to be called "where the claim holds"
 
 
 @dataclass
 class Box:
+    """A PRIM box: restrictions (parameter -> (low, high)) with their quasi-p values, and its statistics."""
+
     bounds: dict[str, tuple[float, float]]
     coverage: float
     density: float
     mass: float
+    meets_threshold: bool
+    qp: dict[str, float] = field(default_factory=dict)
     trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def prim(x: pd.DataFrame, y: np.ndarray, alpha: float = 0.05, min_mass: float = 0.05,
-         threshold: float = 0.8) -> Box:
-    """Peel a box around the samples where ``y`` is 1 (see the module docstring)."""
-    y = np.asarray(y, dtype=float)
-    inside = np.ones(len(y), dtype=bool)
-    lo = x.min().to_dict()
-    hi = x.max().to_dict()
-    total_hits = max(y.sum(), 1e-12)
-    steps = [(dict(lo), dict(hi), inside.copy())]
-    while inside.mean() > min_mass:
-        best = None
-        for col in x.columns:
-            v = x[col].to_numpy()
-            vin = v[inside]
-            for side in ("low", "high"):
-                cut = np.quantile(vin, alpha) if side == "low" else np.quantile(vin, 1 - alpha)
-                keep = inside & ((v > cut) if side == "low" else (v < cut))
-                if keep.sum() == 0 or keep.sum() == inside.sum():
-                    continue
-                dens = y[keep].mean()
-                if best is None or dens > best[0]:
-                    best = (dens, col, side, cut, keep)
-        if best is None:
-            break
-        _, col, side, cut, keep = best
-        if side == "low":
-            lo[col] = float(cut)
-        else:
-            hi[col] = float(cut)
-        inside = keep
-        steps.append((dict(lo), dict(hi), inside.copy()))
-    rows = [{"step": k, "mass": m.mean(), "density": y[m].mean(), "coverage": y[m].sum() / total_hits}
-            for k, (_, _, m) in enumerate(steps)]
-    traj = pd.DataFrame(rows)
-    ok = traj[traj["density"] >= threshold]
-    pick = int(ok["step"].iloc[0]) if len(ok) else int(traj["density"].idxmax())
-    blo, bhi, _ = steps[pick]
-    restricted = {c: (blo[c], bhi[c]) for c in x.columns
-                  if blo[c] > x[c].min() + 1e-12 or bhi[c] < x[c].max() - 1e-12}
-    return Box(restricted, float(traj.loc[pick, "coverage"]), float(traj.loc[pick, "density"]),
-               float(traj.loc[pick, "mass"]), traj)
+@dataclass
+class Where:
+    """A claim over the sampled space: the samples (parameters, effect, holds), the share holding and the box."""
+
+    claim: Claim
+    table: pd.DataFrame
+    box: Box
+    ranges: dict[str, ParameterSpec]
+    source: str
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        return self.table[self.table["effect"].notna()]
+
+    @property
+    def share(self) -> float:
+        return float(self.valid["holds"].mean()) if len(self.valid) else float("nan")
+
+    @property
+    def share_ci(self) -> tuple[float, float]:
+        n = len(self.valid)
+        if not n:
+            return float("nan"), float("nan")
+        ci = binomtest(int(self.valid["holds"].sum()), n).proportion_ci(method="wilson")
+        return float(ci.low), float(ci.high)
 
 
-def where_design(claim: Claim, samples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The Latin hypercube of behavioural parameters and the design (samples x arms)."""
+def parameter_ranges(source: str | Path = DEFAULT_RANGES) -> Experiment:
+    """An experiment file (or a library experiment's name), checked as a sweep would check it, reduced
+    to its ranged parameters: the space a claim is evaluated over."""
+    loaded = load_experiment(source, allow_large=True)
+    specs = {n: s for n, s in loaded.exp.parameters.items() if s.range is not None}
+    if not specs:
+        raise ScenarioError(str(loaded.path), "parameters", "no parameter has a 'range'; --ranges needs an "
+                                                            "experiment with at least one ranged parameter to sample")
+    return loaded.exp.model_copy(update={"parameters": specs})
+
+
+def where_design(claim: Claim, samples: int, seed: int, ranges: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Latin hypercube of the ranges the claim's arms do not set, and the design (samples x arms)."""
     fixed = {k for _, arm in arms(claim) for k in arm}
-    names = [n for n in BEHAVIOURAL if n not in fixed]  # what the claim's arms set is not sampled
-    unit = qmc.LatinHypercube(d=len(names), seed=seed).random(samples)
-    lows = np.array([BEHAVIOURAL[n][0] for n in names])
-    highs = np.array([BEHAVIOURAL[n][1] for n in names])
-    points = pd.DataFrame(lows + unit * (highs - lows), columns=names)
-    rows = []
-    for s, (_, p) in enumerate(points.iterrows()):
-        for label, arm in arms(claim):
-            # the arm's own settings win over the sampled background values
-            rows.append({"sample": s, "arm": label, **p.to_dict(), **arm})
+    names = [n for n in ranges.parameters if n not in fixed]
+    if not names:
+        raise ScenarioError(f"claim {claim.id}", "comparison", "its arms set every ranged parameter of --ranges; "
+                                                               "expected at least one left to sample")
+    spec = ranges.model_copy(update={"parameters": {n: ranges.parameters[n] for n in names},
+                                     "design": Design(type="lhs", size=samples), "seed": seed})
+    points = build_design(spec)  # each range mapped by its own distribution (uniform, loguniform, normal, integer)
+    rows = [{"sample": s, "arm": label, **p, **arm}  # the arm's own settings win over the sampled background
+            for s, p in enumerate(points.to_dict("records")) for label, arm in arms(claim)]
     return points, pd.DataFrame(rows)
 
 
+def find_region(x: pd.DataFrame, holds: np.ndarray, threshold: float = THRESHOLD, peel_alpha: float = 0.05,
+                mass_min: float = 0.05) -> Box:
+    """The PRIM box of ``x`` where ``holds`` is densest (see the module docstring)."""
+    y = np.asarray(holds, dtype=int)
+    if len(y) == 0 or y.min() == y.max():  # holds everywhere or nowhere sampled: nothing to peel
+        whole = pd.DataFrame([{"coverage": float(y.any()), "density": float(y.mean()) if len(y) else np.nan,
+                               "mass": 1.0, "res_dim": 0}])
+        return Box({}, float(y.any()), float(whole["density"].iloc[0]), 1.0,
+                   bool(len(y) and y.mean() >= threshold), trajectory=whole)
+    with warnings.catch_warnings():  # ema_workbench warns about evaluators we do not use and pandas idioms
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import prim as ema_prim
+
+        logging.getLogger("EMA").setLevel(logging.WARNING)
+        # Prim's own threshold only decides whether find_box keeps its last box; a tiny one keeps the
+        # whole trajectory, and the box is then chosen on it by our documented rule
+        alg = ema_prim.Prim(x.reset_index(drop=True).astype(float), y, threshold=1e-9, peel_alpha=peel_alpha,
+                            mass_min=mass_min)
+        box = alg.find_box()
+    traj = box.peeling_trajectory.reset_index(drop=True)
+    reach = traj.index[traj["density"] >= threshold]
+    pick = int(reach[0]) if len(reach) else int(traj["density"].idxmax())
+    box.select(pick)
+    lims, initial = box.box_lims[pick], box.box_lims[0]
+    bounds, qp = {}, {}
+    for col in x.columns:
+        lo, hi = float(lims[col].iloc[0]), float(lims[col].iloc[1])
+        if lo > float(initial[col].iloc[0]) or hi < float(initial[col].iloc[1]):
+            bounds[col] = (lo, hi)
+            qp[col] = max((q for q in box.qp[pick].get(col, []) if q is not None and q >= 0), default=float("nan"))
+    row = traj.iloc[pick]
+    return Box(bounds, float(row["coverage"]), float(row["density"]), float(row["mass"]), bool(len(reach)), qp,
+               traj)
+
+
 def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, workers: int = 1,
-              executor: str = "processes", seed: int = 0, quiet: bool = False,
-              posterior: Path | None = None) -> tuple[Box, pd.DataFrame]:
+              executor: str = "processes", seed: int = 0, quiet: bool = False, posterior: Path | None = None,
+              ranges: str | Path = DEFAULT_RANGES) -> Where:
+    """Run the claim over the Latin hypercube and write ``<claim>/where/`` (samples.csv, where.md, where.png)."""
     open_accumulating(out, "claims")  # the claims folder: new, empty or migov's
     record_files(out, [f"{claim.id}/"])
     folder = out / claim.id / "where"
-    points, design = where_design(claim, samples, seed)
+    space = parameter_ranges(ranges)
+    points, design = where_design(claim, samples, seed, space)
     experiment = claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,
                                   f"{claim.id}_where", f"where does {claim.id} hold", posterior)
     run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
@@ -136,60 +169,108 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
     vals = folder_values(folder / "runs", claim, claim_context(claim), [p % n_arms for p in range(len(design))])
     vals["sample"] = vals["point"] // n_arms
     vals["arm"] = vals["point"] % n_arms
-    effects = []
+    effect = np.full(len(points), np.nan)
     for s, g in vals.groupby("sample"):
         stat = per_replicate(g[["arm", "replicate", "value"]].rename(columns={"arm": "point"}), claim)
-        effects.append((s, float(np.mean(stat)) if len(stat) else np.nan))
-    eff = pd.DataFrame(effects, columns=["sample", "effect"]).set_index("sample")
-    points = points.loc[eff.index]
+        stat = stat[np.isfinite(stat)]
+        effect[int(s)] = float(np.mean(stat)) if len(stat) else np.nan
     if claim.expected == "none":
-        holds = (eff["effect"].abs() <= claim.comparison.margin).to_numpy()
+        holds = np.abs(effect) <= claim.comparison.margin
     else:
-        sign = 1 if claim.expected == "positive" else -1
-        holds = (np.sign(eff["effect"]) == sign).to_numpy()
-    box = prim(points, holds)
-    table = points.assign(effect=eff["effect"].to_numpy(), holds=holds)
+        holds = np.sign(effect) == (1 if claim.expected == "positive" else -1)
+    table = points.assign(effect=effect, holds=holds)
+    valid = table["effect"].notna().to_numpy()
+    box = find_region(points[valid], holds[valid])
+    result = Where(claim, table, box, {n: space.parameters[n] for n in points.columns}, str(ranges))
     table.to_csv(folder / "samples.csv", index=False)
-    where_figure(box, table, claim).savefig(folder / "where.png", dpi=110)
-    plt.close("all")
-    write_where_summary(box, table, claim, folder)
-    return box, table
+    fig = where_figure(result)
+    fig.savefig(folder / "where.png", dpi=110)
+    plt.close(fig)
+    (folder / "where.md").write_text(where_text(result) + "\n", encoding="utf-8")
+    return result
 
 
-def where_figure(box: Box, table: pd.DataFrame, claim: Claim) -> plt.Figure:
-    sampled = [c for c in table.columns if c not in ("effect", "holds")]
-    dims = list(box.bounds)[:2] or sampled[:2]
-    if len(dims) == 1:
-        dims = [dims[0], next(n for n in sampled if n != dims[0])]
+def where_figure(w: Where) -> plt.Figure:
+    """Left: the samples on the box's two first restrictions (or two sampled parameters), green where the
+    claim holds, with the box; right: PRIM's coverage-density trade-off along the peeling trajectory."""
+    box, table = w.box, w.valid
+    sampled = list(w.ranges)
+    dims = (list(box.bounds) + [n for n in sampled if n not in box.bounds])[:2]
     with plt.rc_context(STYLE):
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
         colours = np.where(table["holds"], "#117733", "#CC3311")
-        ax.scatter(table[dims[0]], table[dims[1]], c=colours, s=28, alpha=0.8)
-        lo0, hi0 = box.bounds.get(dims[0], (table[dims[0]].min(), table[dims[0]].max()))
-        lo1, hi1 = box.bounds.get(dims[1], (table[dims[1]].min(), table[dims[1]].max()))
-        ax.add_patch(plt.Rectangle((lo0, lo1), hi0 - lo0, hi1 - lo1, fill=False, lw=2, ec="black"))
+        if len(dims) == 2:
+            ax.scatter(table[dims[0]], table[dims[1]], c=colours, s=28, alpha=0.8)
+            (lo0, hi0), (lo1, hi1) = (box.bounds.get(d, w.ranges[d].range) for d in dims)
+            ax.add_patch(plt.Rectangle((lo0, lo1), hi0 - lo0, hi1 - lo1, fill=False, lw=2, ec="black"))
+            ax.set_ylabel(dims[1])
+        else:
+            ax.scatter(table[dims[0]], table["effect"], c=colours, s=28, alpha=0.8)
+            ax.set_ylabel("effect")
         ax.set_xlabel(dims[0])
-        ax.set_ylabel(dims[1])
-        ax.set_title(f"{claim.id}: green = holds at the sample")
+        ax.set_title(f"{w.claim.id}: green = holds at the sample ({w.share:.0%})")
         t = box.trajectory
-        ax2.plot(t["coverage"], t["density"], "o-", color="#0072B2")
-        ax2.set_xlabel("coverage")
-        ax2.set_ylabel("density")
-        ax2.set_title("PRIM peeling trajectory")
+        points = ax2.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=30, zorder=2)
+        ax2.plot(t["coverage"], t["density"], color="#BBBBBB", lw=1, zorder=1)
+        ax2.axhline(THRESHOLD, color="black", ls="--", lw=1)
+        ax2.plot([box.coverage], [box.density], "s", mfc="none", mec="black", ms=12)
+        fig.colorbar(points, ax=ax2, label="restricted parameters")
+        ax2.set_xlabel("coverage (share of holding samples inside)")
+        ax2.set_ylabel("density (share inside that hold)")
+        ax2.set_title("PRIM peeling trajectory (square: the box reported)")
     return fig
 
 
-def write_where_summary(box: Box, table: pd.DataFrame, claim: Claim, folder: Path) -> None:
-    lines = [f"# Where does `{claim.id}` hold?", "", claim.claim, "",
-             f"{len(table)} Latin hypercube samples of {len(table.columns) - 2} behavioural parameters (those the "
-             f"claim's arms do not set); the claim goes the "
-             f"claimed way at {table['holds'].mean():.0%} of them.", "",
-             f"PRIM box: coverage {box.coverage:.2f}, density {box.density:.2f}, mass {box.mass:.2f}.", ""]
-    if box.bounds:
-        lines += ["| parameter | low | high | sampled range |", "|---|---|---|---|"]
-        for p, (lo, hi) in box.bounds.items():
-            lines.append(f"| `{p}` | {lo:.4g} | {hi:.4g} | {BEHAVIOURAL[p][0]:g} to {BEHAVIOURAL[p][1]:g} |")
+def where_text(w: Where) -> str:
+    """The claim over the sampled space in Markdown: share holding, and the box with its quasi-p values."""
+    box, n, lo, hi = w.box, len(w.valid), *w.share_ci
+    left = len(w.table) - n
+    lines = [f"# Where does `{w.claim.id}` hold?", "", w.claim.claim, "",
+             f"{len(w.table)} Latin hypercube samples of {len(w.ranges)} parameters (the ranged parameters of "
+             f"`{w.source}` that the claim's arms do not set); the mean effect goes the claimed way at "
+             f"**{w.share:.0%}** of them (95% Wilson interval {lo:.0%} to {hi:.0%})"
+             + (f"; {left} samples without a value are left out" if left else "") + ".", ""]
+    if not box.bounds:
+        lines.append("PRIM finds no restriction that raises the share: the claim holds (or fails) evenly over the "
+                     "sampled space.")
     else:
-        lines.append("The box spans the whole sampled space: no parameter restriction raises the density.")
-    lines += ["", "![where](where.png)", ""]
-    (folder / "where.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        reach = "" if box.meets_threshold else f" No box reaches density {THRESHOLD:g}; this is the densest."
+        lines += [f"PRIM box: coverage {box.coverage:.2f}, density {box.density:.2f}, mass {box.mass:.2f}.{reach}", "",
+                  "| parameter | low | high | sampled range | quasi-p |", "|---|---|---|---|---|"]
+        for p, (blo, bhi) in box.bounds.items():
+            rlo, rhi = w.ranges[p].range
+            lines.append(f"| `{p}` | {blo:.4g} | {bhi:.4g} | {rlo:g} to {rhi:g} | {box.qp.get(p, np.nan):.2g} |")
+    lines += ["", "![where](where.png)"]
+    return "\n".join(lines)
+
+
+def where_table(results: list[Where]) -> pd.DataFrame:
+    """One row per claim: the share of the sampled space where it holds, and its PRIM box."""
+    return pd.DataFrame([{
+        "id": w.claim.id, "basis": w.claim.basis, "samples": len(w.table), "valid": len(w.valid),
+        "share_holds": w.share, "share_low": w.share_ci[0], "share_high": w.share_ci[1],
+        "box": "; ".join(f"{p} in [{lo:.4g}, {hi:.4g}]" for p, (lo, hi) in w.box.bounds.items()),
+        "box_coverage": w.box.coverage, "box_density": w.box.density, "box_meets_threshold": w.box.meets_threshold,
+    } for w in results])
+
+
+def write_where_overview(results: list[Where], out: Path, command: str) -> Path:
+    """``where.csv`` and ``where.md`` in the claims folder: every claim's share of the space and box."""
+    table = where_table(results)
+    table.to_csv(out / "where.csv", index=False)
+    lines = ["# Claims over the parameter space", "", f"*Command: `{command}`.*", "",
+             "Each claim's arms run at every Latin hypercube sample of the parameters it does not set; a sample "
+             "*holds* when the mean effect over its replicates goes the claimed way. The share is over the "
+             f"samples with a value (95% Wilson interval); the box is PRIM's (density threshold {THRESHOLD:g}).", "",
+             "| claim | basis | holds at | 95% interval | where (PRIM box) | coverage | density |",
+             "|---|---|---|---|---|---|---|"]
+    for w, row in zip(results, table.itertuples(), strict=True):
+        where = row.box.replace("; ", "<br>") or "everywhere alike"
+        where += "" if row.box_meets_threshold or not row.box else " (densest; below threshold)"
+        lines.append(f"| [{w.claim.id}]({w.claim.id}/where/where.md) | {w.claim.basis} | {row.share_holds:.0%} "
+                     f"| {row.share_low:.0%} to {row.share_high:.0%} | {where} | {row.box_coverage:.2f} "
+                     f"| {row.box_density:.2f} |")
+    path = out / "where.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    record_files(out, ["where.csv", "where.md"])
+    return path

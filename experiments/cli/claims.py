@@ -31,9 +31,14 @@ def register(sub) -> None:
     cl.add_argument("--out", type=Path, default=Path("results") / "claims",
                     help="output folder: new, empty or an earlier claims folder, which is resumed "
                          "(default results/claims)")
-    cl.add_argument("--where", metavar="ID", default=None,
-                    help="find where in the behavioural parameter space claim ID holds (Latin hypercube + PRIM)")
-    cl.add_argument("--samples", type=positive_int, default=64, help="Latin hypercube samples for --where")
+    cl.add_argument("--design", choices=("lhs",), default=None,
+                    help="evaluate each claim over a Latin hypercube of the parameter space (--ranges) instead of at "
+                         "the defaults: the share of the space where it holds, and where (PRIM)")
+    cl.add_argument("--samples", type=positive_int, default=64, help="Latin hypercube samples for --design lhs")
+    cl.add_argument("--ranges", default=None, metavar="EXPERIMENT",
+                    help="experiment file (or library name) whose ranged parameters span the space for --design lhs "
+                         "(default morris_screening)")
+    cl.add_argument("--where", metavar="ID", default=None, help="shorthand for --design lhs --only ID")
     cl.add_argument("--posterior", type=Path, default=None, metavar="DIR", help=POSTERIOR_HELP)
     cl.add_argument("--quiet", "-q", action="store_true")
     cl.set_defaults(func=cmd_claims)
@@ -52,30 +57,27 @@ def cmd_claims(args: argparse.Namespace) -> int:
         load_posterior(args.posterior)  # a folder without a posterior is one line before any run
     claims = registry.claims
     if args.where:
-        from migov.experiments.claims.where import run_where
-
-        match = [c for c in claims if c.id == args.where]
-        if not match:
-            raise UsageError(f"--where: unknown claim '{args.where}'; known: {', '.join(c.id for c in claims)}")
-        open_accumulating(args.out, "claims", [args.registry or REGISTRY])
-        box, table = run_where(match[0], args.out, args.samples, args.replicates or 3,
-                               args.workers or default_workers(), args.executor, args.seed, args.quiet,
-                               args.posterior)
-        if not args.quiet:
-            print(f"{args.where}: goes the claimed way at {table['holds'].mean():.0%} of {len(table)} samples; "
-                  f"PRIM box coverage {box.coverage:.2f}, density {box.density:.2f}")
-            for p, (lo, hi) in box.bounds.items():
-                print(f"  {p}: {lo:.4g} .. {hi:.4g}")
-            print(f"Details: {args.out / args.where / 'where' / 'where.md'}")
-        return 0
+        if args.only:
+            raise UsageError("--where ID is short for --design lhs --only ID; give one or the other")
+        args.design, args.only, option = "lhs", [args.where], "--where"
+    else:
+        option = "--only"
+    if args.ranges and not args.design:
+        raise UsageError("--ranges is for --design lhs (the space a claim is evaluated over)")
     if args.only:
         known = {c.id for c in claims}
         unknown = [i for i in args.only if i not in known]
         if unknown:
-            raise UsageError(f"--only: unknown claim '{unknown[0]}'; known: {', '.join(sorted(known))}")
+            raise UsageError(f"{option}: unknown claim '{unknown[0]}'; known: {', '.join(sorted(known))}")
         claims = [c for c in claims if c.id in args.only]
+    if args.design:
+        from migov.experiments.claims.where import DEFAULT_RANGES, parameter_ranges
+
+        parameter_ranges(args.ranges or DEFAULT_RANGES)  # a bad ranges file is one line before any run
     open_accumulating(args.out, "claims", [args.registry or REGISTRY])  # new, empty or migov's claims folder
     workers = args.workers or default_workers()
+    if args.design:
+        return claims_over_space(args, claims, workers)
     verdicts = []
     for c in claims:
         v = run_claim(c, args.out, args.replicates, workers, args.executor, args.seed, args.adaptive, args.cap,
@@ -89,8 +91,33 @@ def cmd_claims(args: argparse.Namespace) -> int:
         print(f"\nVerdicts on Holm-adjusted p-values across {len(verdicts)} claims:")
         for v in verdicts:
             print(f"  {v.claim.id} [{v.claim.basis}]: {v.label} (Holm p {v.p_holm:.3g})")
-    command = "migov claims " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
-    md, page = write_report(verdicts, args.out, command, args.seed)
+    md, page = write_report(verdicts, args.out, _command(), args.seed)
     if not args.quiet:
         print(f"\nReport: {md} and {page}")
     return 0
+
+
+def claims_over_space(args: argparse.Namespace, claims: list, workers: int) -> int:
+    """``--design lhs``: each claim over a Latin hypercube of the ranges; the share holding and where."""
+    from migov.experiments.claims.where import DEFAULT_RANGES, run_where, write_where_overview
+
+    results = []
+    for c in claims:
+        w = run_where(c, args.out, args.samples, args.replicates or 3, workers, args.executor, args.seed, args.quiet,
+                      args.posterior, args.ranges or DEFAULT_RANGES)
+        results.append(w)
+        if not args.quiet:
+            lo, hi = w.share_ci
+            print(f"{c.id}: holds at {w.share:.0%} of {len(w.valid)} samples (95% interval {lo:.0%} to {hi:.0%}); "
+                  f"PRIM box coverage {w.box.coverage:.2f}, density {w.box.density:.2f}")
+            for p, (blo, bhi) in w.box.bounds.items():
+                print(f"  {p}: {blo:.4g} .. {bhi:.4g}")
+    path = write_where_overview(results, args.out, _command())
+    if not args.quiet:
+        print(f"\nOverview: {path}")
+    return 0
+
+
+def _command() -> str:
+    """The command line as the report states it."""
+    return "migov claims " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
