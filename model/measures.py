@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 if TYPE_CHECKING:
     from .model import MigovModel
@@ -82,23 +81,48 @@ def mandate_breadth(mandate: np.ndarray) -> np.ndarray:
     return 1.0 / (s * s).sum(axis=1).clip(min=1e-12)
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties given their average rank: scipy's ``rankdata(x)``, without its
+    per-call overhead (it was 45% of a baseline run's time, called ten times a step)."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    first = np.empty(x.size, dtype=bool)  # where each group of tied values starts, in sorted order
+    first[0] = True
+    np.not_equal(xs[1:], xs[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], x.size)
+    ranks = np.empty(x.size)
+    ranks[order] = ((starts + ends + 1) / 2.0)[np.cumsum(first) - 1]
+    return ranks
+
+
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation, ties given their average rank (an organisation spends nothing
     in most hosts); NaN with fewer than three hosts or when either series is constant."""
+    return _ranked_corr(a, average_ranks(a), b, average_ranks(b))
+
+
+def _ranked_corr(a: np.ndarray, a_ranks: np.ndarray, b: np.ndarray, b_ranks: np.ndarray) -> float:
+    """``_rank_corr`` from ranks already computed (each series is ranked once a step)."""
     if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+    return float(np.corrcoef(a_ranks, b_ranks)[0, 1])
 
 
-def spending_alignment(model: MigovModel, spending: np.ndarray | None = None) -> tuple[float, float]:
+def spending_alignment(model: MigovModel, spendings: list[np.ndarray]) -> list[tuple[float, float]]:
     """Where project money is spent, against need and against donors' interest (Patz &
-    Thorvaldsdottir 2020): the rank correlation across hosts of this step's project spending
-    (all organisations', or the given per-host ``spending``) with migration pressure, and with
-    donors' strategic interest (envelope-weighted). NaN when the spending does not vary."""
+    Thorvaldsdottir 2020): for each per-host spending vector given (all organisations' together,
+    or one organisation's), the rank correlation across hosts of this step's spending with
+    migration pressure, and with donors' strategic interest (envelope-weighted). NaN when the
+    spending does not vary."""
     pressure = model.hs.pressure.sum(axis=1)
     interest = model.dn.envelope @ model.dn.host_weight
-    spent = model.spend_host if spending is None else spending
-    return _rank_corr(spent, pressure), _rank_corr(spent, interest)
+    p_ranks, i_ranks = average_ranks(pressure), average_ranks(interest)
+    pairs = []
+    for spent in spendings:
+        s_ranks = average_ranks(spent)
+        pairs.append((_ranked_corr(spent, s_ranks, pressure, p_ranks), _ranked_corr(spent, s_ranks, interest, i_ranks)))
+    return pairs
 
 
 def compute_measures(model: MigovModel) -> dict[str, float]:
@@ -160,11 +184,11 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
         inc = float(model.fund_received[: io.n][model.fund_incumbent].sum())
         opened = model.trust_fund_opened and fund_total > 0  # incumbents are defined by a trust fund's regions
         out["fund_share_incumbents"] = inc / fund_total if opened else np.nan
-    follows = spending_alignment(model)
+    # all organisations' spending, then each organisation's own (Patz & Thorvaldsdottir)
+    follows, *own = spending_alignment(model, [model.spend_host, *model.spend_io_host[: io.n]])
     out["spending_follows_pressure"], out["spending_follows_donors"] = follows
     out["spending_donor_tilt"] = follows[1] - follows[0]
-    for i, name in enumerate(io.names):  # each organisation's own spending (Patz & Thorvaldsdottir)
-        need, donors = spending_alignment(model, model.spend_io_host[i])
+    for name, (need, donors) in zip(io.names, own, strict=True):
         out[organisation_column("spending_follows_pressure", name)] = need
         out[organisation_column("spending_follows_donors", name)] = donors
     out["appeals"] = float(model.appealing.sum())

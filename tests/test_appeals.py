@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from migov.model.config import ScenarioError, validate_scenario
 from migov.model.model import MigovModel
 from strategies import make_scenario, minimal
@@ -155,3 +157,12 @@ def test_spending_alignment_gives_ties_their_average_rank():
     need = np.array([3.0, 1.0, 2.0, 6.0, 4.0, 5.0])
     assert _rank_corr(spent, need) == pytest.approx(spearmanr(spent, need).statistic)
     assert _rank_corr(spent, need[::-1]) == pytest.approx(spearmanr(spent, need[::-1]).statistic)
+
+
+@given(st.lists(st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.5, -1.0]) | st.floats(-1e6, 1e6), min_size=1, max_size=40))
+def test_average_ranks_equal_scipys_rankdata(values):
+    from migov.model.measures import average_ranks
+    from scipy.stats import rankdata
+
+    x = np.array(values)
+    assert np.array_equal(average_ranks(x), rankdata(x))  # exactly: every rank is a whole or half number
