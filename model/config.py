@@ -584,10 +584,12 @@ def read_text(path: str | Path) -> str:
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
+class UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when PyYAML has it
     """PyYAML's safe loader that refuses a key given twice in one mapping (PyYAML would keep the
     last silently), naming the key's dotted path and line. ``field_source`` and ``field_prefix``
-    say which file, and which field the document is, for the message."""
+    say which file, and which field the document is, for the message. It parses with libyaml
+    when PyYAML was built with it (its wheels are): the history scenario's data made the pure-Python
+    parser most of the time a claim's arms took to check."""
 
     field_source = "<yaml>"
     field_prefix = ""

@@ -27,7 +27,7 @@ from procs import cmdline, descendants, in_group, wait_gone
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-# 24 runs of the full 120 steps: long enough (several seconds on 2 workers) to be hit mid-way
+# 24 runs of 40 steps: long enough (a few seconds on 2 workers, one run a batch) to be hit mid-way
 BODY = """
 parameters:
   donors.*.scale_preference: {levels: [0.2, 0.8]}
@@ -35,7 +35,8 @@ parameters:
 design: {type: grid}
 replicates: 6
 seed: 11
-collect: {stride: 40}
+steps: 40
+collect: {stride: 10}
 """
 N_RUNS = 24
 
@@ -300,7 +301,7 @@ def test_an_interrupted_compare_keeps_its_runs_and_the_same_command_resumes(tmp_
     """migov compare runs on the sweep engine: Ctrl-C keeps the finished runs in the hidden store
     beside --out, and the same command finishes the comparison equal to an uninterrupted one."""
     out, ref = tmp_path / "cmp", tmp_path / "ref"
-    args = ["compare", "baseline", "eutf_2015", "-n", "6", "--workers", "2", "-q"]
+    args = ["compare", "baseline", "eutf_2015", "-n", "6", "--steps", "40", "--no-figures", "--workers", "2", "-q"]
     assert cli.main([*args, "--out", str(ref)]) == 0
     proc = subprocess.Popen([sys.executable, "-m", "migov", *args, "--out", str(out)], cwd=tmp_path, env=ENV,
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
