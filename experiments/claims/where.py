@@ -50,6 +50,7 @@ from scipy.stats import binomtest
 
 DEFAULT_RANGES = "morris_screening"
 THRESHOLD = 0.8  # the density a box must reach to be called "where the claim holds"
+QP_SIGNIFICANT = 0.05  # a restriction whose quasi-p is below this is more than the noise of the sample
 
 
 @dataclass
@@ -249,7 +250,12 @@ def where_table(results: list[Where]) -> pd.DataFrame:
     return pd.DataFrame([{
         "id": w.claim.id, "basis": w.claim.basis, "samples": len(w.table), "valid": len(w.valid),
         "share_holds": w.share, "share_low": w.share_ci[0], "share_high": w.share_ci[1],
-        "box": "; ".join(f"{p} in [{lo:.4g}, {hi:.4g}]" for p, (lo, hi) in w.box.bounds.items()),
+        # the restrictions PRIM is sure of (quasi-p below 0.05), then all of them
+        "box": "; ".join(f"{p} in [{lo:.4g}, {hi:.4g}]" for p, (lo, hi) in w.box.bounds.items()
+                         if w.box.qp.get(p, 1.0) < QP_SIGNIFICANT),
+        "box_weak": sum(w.box.qp.get(p, 1.0) >= QP_SIGNIFICANT for p in w.box.bounds),
+        "box_all": "; ".join(f"{p} in [{lo:.4g}, {hi:.4g}] (qp {w.box.qp.get(p, np.nan):.2g})"
+                             for p, (lo, hi) in w.box.bounds.items()),
         "box_coverage": w.box.coverage, "box_density": w.box.density, "box_meets_threshold": w.box.meets_threshold,
     } for w in results])
 
@@ -261,12 +267,15 @@ def write_where_overview(results: list[Where], out: Path, command: str) -> Path:
     lines = ["# Claims over the parameter space", "", f"*Command: `{command}`.*", "",
              "Each claim's arms run at every Latin hypercube sample of the parameters it does not set; a sample "
              "*holds* when the mean effect over its replicates goes the claimed way. The share is over the "
-             f"samples with a value (95% Wilson interval); the box is PRIM's (density threshold {THRESHOLD:g}).", "",
+             f"samples with a value (95% Wilson interval); the box is PRIM's (density threshold {THRESHOLD:g}), "
+             f"showing the restrictions whose quasi-p is below {QP_SIGNIFICANT:g} and counting the weaker ones "
+             "(each claim's `where.md` lists them all).", "",
              "| claim | basis | holds at | 95% interval | where (PRIM box) | coverage | density |",
              "|---|---|---|---|---|---|---|"]
     for w, row in zip(results, table.itertuples(), strict=True):
-        where = row.box.replace("; ", "<br>") or "everywhere alike"
-        where += "" if row.box_meets_threshold or not row.box else " (densest; below threshold)"
+        where = row.box.replace("; ", "<br>") or ("no sure restriction" if row.box_weak else "everywhere alike")
+        where += f" (+{row.box_weak} weak)" if row.box_weak else ""
+        where += "" if row.box_meets_threshold or not row.box_all else " (densest box; below threshold)"
         lines.append(f"| [{w.claim.id}]({w.claim.id}/where/where.md) | {w.claim.basis} | {row.share_holds:.0%} "
                      f"| {row.share_low:.0%} to {row.share_high:.0%} | {where} | {row.box_coverage:.2f} "
                      f"| {row.box_density:.2f} |")
