@@ -42,7 +42,8 @@ def main() -> None:
     workers = args.workers or default_workers()
     verdicts = adjust([run_claim(c, args.runs, args.replicates, workers, seed=args.seed, quiet=True) for c in claims])
     reps = f" --replicates {args.replicates}" if args.replicates else ""
-    command = f"python docs/build_claims.py{reps} --seed {args.seed} --samples {args.samples}"
+    command = (f"python docs/build_claims.py{reps} --seed {args.seed} --samples {args.samples} "
+               f"--lhs-replicates {args.lhs_replicates} --figures {' '.join(args.figures)}")
     md, _ = write_report(verdicts, args.runs, command, args.seed)
     figs = ROOT / "docs" / "figures" / "claims"
     figs.mkdir(parents=True, exist_ok=True)
@@ -55,7 +56,7 @@ def main() -> None:
                                                      f"--replicates {args.lhs_replicates} --seed {args.seed}")
     space = overview.read_text(encoding="utf-8").replace("# Claims", "## Claims", 1)
     # each claim links to its own section of this page
-    space = re.sub(r"\]\(([a-z0-9_]+)/where/where\.md\)", lambda m: f"](#{m[1].replace('_', '-')})", space)
+    space = re.sub(r"\]\(([a-z0-9_]+)/where/where\.md\)", r"](#\1)", space)  # anchors keep underscores
     discussion = (ROOT / "docs" / "claims_discussion.md").read_text(encoding="utf-8")
     # the discussion and the space come before the per-claim sections, after the verdict tables
     head, sep, tail = text.partition("\n## ")

@@ -196,15 +196,15 @@ def test_claims_over_a_latin_hypercube(tmp_path: Path, capsys):
     assert cli.main(["claims", "--registry", str(reg), "--design", "lhs", "--samples", "6", "--replicates", "2",
                      "--workers", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "tiny: holds at 100% of 6 samples" in printed
+    assert "tiny: the claimed way at 100% of 6 samples" in printed
     samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
-    assert len(samples) == 6 and samples["holds"].all()  # uncertainty is set by the arms, so it always holds
+    assert len(samples) == 6 and samples["claimed_way"].all()  # uncertainty is set by the arms, so it always holds
     # the default space is morris_screening's ranges, less the one the arms set
     ranged = set(load_experiment("morris_screening").exp.parameters) - {"parameters.uncertainty"}
-    assert set(samples.columns) == ranged | {"effect", "holds"}
+    assert set(samples.columns) == ranged | {"effect", "claimed_way"}
     assert samples["parameters.gain_knowledge"].between(0.015, 0.06).all()
     overview = pd.read_csv(out / "where.csv")
-    assert overview.loc[0, "share_holds"] == 1.0 and overview.loc[0, "valid"] == 6
+    assert overview.loc[0, "share_claimed_way"] == 1.0 and overview.loc[0, "valid"] == 6
     assert 0.5 < overview.loc[0, "share_low"] < 1.0  # a Wilson interval, not a point
     assert "| [tiny](tiny/where/where.md) | emergent | 100% |" in (out / "where.md").read_text()
     assert (out / "tiny" / "where" / "where.png").is_file()
@@ -226,11 +226,11 @@ def test_claims_over_the_ranges_of_an_experiment_file(tmp_path: Path, capsys):
     assert cli.main(["claims", "--registry", str(reg), "--design", "lhs", "--samples", "30", "--replicates", "1",
                      "--ranges", str(ranges), "--workers", "1", "--out", str(out), "-q"]) == 0
     samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
-    assert set(samples.columns) == {"parameters.uncertainty", "parameters.office_cost", "effect", "holds"}
+    assert set(samples.columns) == {"parameters.uncertainty", "parameters.office_cost", "effect", "claimed_way"}
     assert samples["parameters.uncertainty"].between(0.1, 0.9).all()
-    assert (samples["holds"] == (samples["parameters.uncertainty"] > 0.5)).all()
+    assert (samples["claimed_way"] == (samples["parameters.uncertainty"] > 0.5)).all()
     row = pd.read_csv(out / "where.csv").iloc[0]
-    assert row["share_holds"] == pytest.approx((samples["parameters.uncertainty"] > 0.5).mean())
+    assert row["share_claimed_way"] == pytest.approx((samples["parameters.uncertainty"] > 0.5).mean())
     # the first box on PRIM's trajectory to reach density 0.8 cuts uncertainty from below, near 0.5
     bounds = dict(part.split(" in ") for part in row["box"].split("; "))
     low = float(bounds["parameters.uncertainty"].strip("[]").split(",")[0])
@@ -296,3 +296,33 @@ def test_time_to_summary(tmp_path: Path):
     assert (vals["value"] == 1995.75 + 0.25).all()  # censored: one step past the horizon
     with pytest.raises(ValueError, match="crosses"):
         Claim.model_validate({**c.model_dump(by_alias=True), "measure": {"name": "hhi", "summary": "time_to"}})
+
+
+def test_the_space_leaves_out_what_the_arms_compare_and_refuses_a_path_their_scenarios_lack(tmp_path: Path, capsys):
+    import yaml
+    from migov.experiments.claims.where import parameter_ranges, where_design
+
+    ranges = tmp_path / "ranges.yaml"
+    ranges.write_text(yaml.safe_dump({"name": "r", "scenario": "eutf_2015", "design": {"type": "lhs", "size": 4},
+                                      "parameters": {"organisations.IOM.malleability": {"range": [0.0, 1.0]},
+                                                     "parameters.uncertainty": {"range": [0.1, 0.9]},
+                                                     "events.eutf_2015.amount": {"range": [1.0, 4.0]}}}))
+    space = parameter_ranges(ranges)
+    malleable = Claim.model_validate({"id": "m", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"}, **BASIS,
+                                      "comparison": {"type": "contrast", "a": {"scenario": "rigid_mandates"},
+                                                     "b": {"scenario": "malleable_iom"}},
+                                      "expected": "positive", "fails_if": "f"})
+    # the trust fund exists in neither arm's scenario: an error naming the claim and the path, before any run
+    with pytest.raises(ScenarioError, match="claim m: --ranges: events.eutf_2015.amount is not a parameter"):
+        where_design(malleable, 4, 0, space)
+    del space.parameters["events.eutf_2015.amount"]
+    points, design = where_design(malleable, 4, 0, space)
+    # IOM's malleability is what the two scenarios differ in: sampling it would erase the contrast
+    assert list(points.columns) == ["parameters.uncertainty"]
+    assert list(design["scenario"]) == ["rigid_mandates", "malleable_iom"] * 4
+    reg = tiny_claim(tmp_path / "claims.yaml")
+    assert cli.main(["claims", "--registry", str(reg), "--design", "lhs", "--ranges", str(ranges),
+                     "--out", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "claim tiny: --ranges: events.eutf_2015.amount is not a parameter" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -126,7 +126,7 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
 
 def _row(v: Verdict) -> str:
     gaps = sum(v.missing.values())
-    return (f"| [{v.claim.id}](#{v.claim.id.replace('_', '-')}) | **{MARK[v.verdict]}**"
+    return (f"| [{v.claim.id}](#{v.claim.id}) | **{MARK[v.verdict]}**"
             f"{f' ({v.reason})' if v.reason else ''} | {statistic_name(v)} | {_fmt(v.effect)} | "
             f"[{_fmt(v.ci_low)}, {_fmt(v.ci_high)}] | {_p(v.p)} | {_p(v.p_holm)} | {_p(v.q_bh)} | "
             f"{v.share:.0%} | {v.replicates} | {gaps} |")

@@ -1,25 +1,36 @@
-"""Claims under uncertainty about parameters: in how much of the parameter space, and where, does a claim hold?
+"""Claims under uncertainty about parameters: in how much of the parameter space, and where, does a claim go the
+claimed way?
 
 ``migov claims --design lhs --samples N [--ranges EXPERIMENT]`` samples the ranged parameters of an
 experiment file (by default the library's ``morris_screening``: the main behavioural parameters,
-half to double their defaults) by Latin hypercube, leaving out those the claim's arms set. At every
-sample it runs the claim's arms through the sweep engine (replicates share seeds across arms) and
-marks the sample as *holding* when the mean of the per-replicate statistic goes the claimed way
-(for an *unchanged* claim: lies within the margin). Per claim it reports the share of samples that
-hold, with its 95% Wilson interval: the share of the sampled space in which the claim holds, which
-is what a researcher unsure of the parameters wants beside the verdict at the defaults. With
-``--posterior`` every replicate draws its parameters from a calibration posterior instead.
+about half to double the baseline's values) by Latin hypercube. It leaves out the paths the
+claim's arms set, and those on which the scenarios its arms compare differ (sampling them would
+erase the very difference compared). Parameters given as ``levels`` and the file's own scenario
+are not used. At every sample it runs the claim's arms through the sweep engine and marks the
+sample as going *the claimed way* when the mean of the per-replicate statistic does (for an
+*unchanged* claim: lies within the margin). That is a sign, not a verdict: no test is made at a
+sample, so with few replicates a claim whose effect is nil goes the claimed way at about half of
+them.
 
-Where it holds is found with PRIM (the Patient Rule Induction Method, Friedman & Fisher 1999) as
-EMA Workbench implements it (``ema_workbench.analysis.prim``: peeling then pasting, with the
-peeling trajectory and quasi-p values of each restriction, Bryant & Lempert 2010). The box
-reported is the first (so the widest) on the trajectory whose density reaches ``threshold``, or,
-when none does, the densest one (flagged). A sample whose arms gave no value is left out and
-counted.
+Seeds: replicate r has the same seed at every sample and in every arm (common random numbers
+over the whole design, as sweeps have them). The indicator is then a fixed function of the
+parameters, and the 95% Wilson interval of the share covers the sampling of the space given
+those seeds; the runs' own noise is not in it.
+
+Where it goes the claimed way is found with PRIM (the Patient Rule Induction Method, Friedman &
+Fisher 1999) as EMA Workbench implements it (``ema_workbench.analysis.prim``: peeling then
+pasting, with the peeling trajectory and the quasi-p value of each restriction, Bryant & Lempert
+2010; the larger of a restriction's two sides is reported). The box reported is the first (so
+the widest) on the trajectory whose density reaches ``THRESHOLD``, or, when none does, the
+densest one (flagged); a claim that goes the claimed way at ``THRESHOLD`` of all samples has the
+whole space as its box. With ``--posterior`` each replicate draws the parameters that are not
+sampled from a calibration's posterior. A sample whose arms gave no value is left out and counted.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -43,13 +54,15 @@ from migov.experiments.claims.registry import (
 from migov.experiments.common.outdir import open_accumulating, record_files
 from migov.experiments.sweep.design import build_design
 from migov.experiments.sweep.engine import run_sweep
-from migov.experiments.sweep.experiment import Design, Experiment, ParameterSpec
+from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Design, Experiment, ParameterSpec
 from migov.experiments.sweep.loaded import load_experiment
-from migov.model import ScenarioError
+from migov.experiments.sweep.posterior import values_at
+from migov.model import ScenarioError, load_scenario
+from migov.model.config import set_paths
 from scipy.stats import binomtest
 
 DEFAULT_RANGES = "morris_screening"
-THRESHOLD = 0.8  # the density a box must reach to be called "where the claim holds"
+THRESHOLD = 0.8  # the density a box must reach to be called "where the claim goes the claimed way"
 QP_SIGNIFICANT = 0.05  # a restriction whose quasi-p is below this is more than the noise of the sample
 
 
@@ -68,7 +81,8 @@ class Box:
 
 @dataclass
 class Where:
-    """A claim over the sampled space: the samples (parameters, effect, holds), the share holding and the box."""
+    """A claim over the sampled space: the samples (parameters, effect, claimed_way), the share going the claimed
+    way and the box."""
 
     claim: Claim
     table: pd.DataFrame
@@ -82,14 +96,14 @@ class Where:
 
     @property
     def share(self) -> float:
-        return float(self.valid["holds"].mean()) if len(self.valid) else float("nan")
+        return float(self.valid["claimed_way"].mean()) if len(self.valid) else float("nan")
 
     @property
     def share_ci(self) -> tuple[float, float]:
         n = len(self.valid)
         if not n:
             return float("nan"), float("nan")
-        ci = binomtest(int(self.valid["holds"].sum()), n).proportion_ci(method="wilson")
+        ci = binomtest(int(self.valid["claimed_way"].sum()), n).proportion_ci(method="wilson")
         return float(ci.low), float(ci.high)
 
 
@@ -106,7 +120,7 @@ def parameter_ranges(source: str | Path = DEFAULT_RANGES) -> Experiment:
 
 def where_design(claim: Claim, samples: int, seed: int, ranges: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The Latin hypercube of the ranges the claim's arms do not set, and the design (samples x arms)."""
-    fixed = {k for _, arm in arms(claim) for k in arm}
+    fixed = {k for _, arm in arms(claim) for k in arm} | compared_paths(claim, ranges)
     names = [n for n in ranges.parameters if n not in fixed]
     if not names:
         raise ScenarioError(f"claim {claim.id}", "comparison", "its arms set every ranged parameter of --ranges; "
@@ -119,11 +133,29 @@ def where_design(claim: Claim, samples: int, seed: int, ranges: Experiment) -> t
     return points, pd.DataFrame(rows)
 
 
+def compared_paths(claim: Claim, ranges: Experiment) -> set[str]:
+    """The ranged paths on which the scenarios the claim's arms run differ (as ``LoadedExperiment.undrawn``
+    for a posterior). A path one of those scenarios lacks is an error naming the claim."""
+    names = sorted({arm.get(SCENARIO_COLUMN, claim.comparison.base.scenario or "baseline") for _, arm in arms(claim)})
+    datas = [load_scenario(n).model_dump(mode="json") for n in names]
+    differ = set()
+    for path, spec in ranges.parameters.items():
+        for d in datas:
+            try:
+                set_paths(copy.deepcopy(d), path, spec.range[0], "--ranges")
+            except ScenarioError as err:
+                raise ScenarioError(f"claim {claim.id}", "--ranges", f"{path} is not a parameter of the scenarios "
+                                                                     f"its arms run ({err.message})") from None
+        if len({json.dumps(values_at(d, path), sort_keys=True) for d in datas}) > 1:
+            differ.add(path)
+    return differ
+
+
 def find_region(x: pd.DataFrame, holds: np.ndarray, threshold: float = THRESHOLD, peel_alpha: float = 0.05,
                 mass_min: float = 0.05) -> Box:
-    """The PRIM box of ``x`` where ``holds`` is densest (see the module docstring)."""
+    """The PRIM box of ``x`` where ``holds`` (the claimed way) is densest (see the module docstring)."""
     y = np.asarray(holds, dtype=int)
-    if len(y) == 0 or y.min() == y.max():  # holds everywhere or nowhere sampled: nothing to peel
+    if len(y) == 0 or y.min() == y.max():  # everywhere or nowhere sampled: nothing to peel
         whole = pd.DataFrame([{"coverage": float(y.any()), "density": float(y.mean()) if len(y) else np.nan,
                                "mass": 1.0, "res_dim": 0}])
         return Box({}, float(y.any()), float(whole["density"].iloc[0]), 1.0,
@@ -179,7 +211,8 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
         holds = np.abs(effect) <= claim.comparison.margin
     else:
         holds = np.sign(effect) == (1 if claim.expected == "positive" else -1)
-    table = points.assign(effect=effect, holds=holds)
+    way = pd.array(np.where(np.isnan(effect), pd.NA, holds), dtype="boolean")  # no sign where there is no value
+    table = points.assign(effect=effect, claimed_way=way)
     valid = table["effect"].notna().to_numpy()
     box = find_region(points[valid], holds[valid])
     result = Where(claim, table, box, {n: space.parameters[n] for n in points.columns}, str(ranges))
@@ -193,13 +226,13 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
 
 def where_figure(w: Where) -> plt.Figure:
     """Left: the samples on the box's two first restrictions (or two sampled parameters), green where the
-    claim holds, with the box; right: PRIM's coverage-density trade-off along the peeling trajectory."""
+    claim goes the claimed way, with the box; right: PRIM's coverage-density trade-off along the peeling trajectory."""
     box, table = w.box, w.valid
     sampled = list(w.ranges)
     dims = (list(box.bounds) + [n for n in sampled if n not in box.bounds])[:2]
     with plt.rc_context(STYLE):
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
-        colours = np.where(table["holds"], "#117733", "#CC3311")
+        colours = np.where(table["claimed_way"], "#117733", "#CC3311")
         if len(dims) == 2:
             ax.scatter(table[dims[0]], table[dims[1]], c=colours, s=28, alpha=0.8)
             (lo0, hi0), (lo1, hi1) = (box.bounds.get(d, w.ranges[d].range) for d in dims)
@@ -209,7 +242,7 @@ def where_figure(w: Where) -> plt.Figure:
             ax.scatter(table[dims[0]], table["effect"], c=colours, s=28, alpha=0.8)
             ax.set_ylabel("effect")
         ax.set_xlabel(dims[0])
-        ax.set_title(f"{w.claim.id}: green = holds at the sample ({w.share:.0%})")
+        ax.set_title(f"{w.claim.id}: green = the claimed way at the sample ({w.share:.0%})")
         t = box.trajectory
         points = ax2.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=30, zorder=2)
         ax2.plot(t["coverage"], t["density"], color="#BBBBBB", lw=1, zorder=1)
@@ -228,12 +261,15 @@ def where_text(w: Where) -> str:
     left = len(w.table) - n
     lines = [f"# Where does `{w.claim.id}` hold?", "", w.claim.claim, "",
              f"{len(w.table)} Latin hypercube samples of {len(w.ranges)} parameters (the ranged parameters of "
-             f"`{w.source}` that the claim's arms do not set); the mean effect goes the claimed way at "
+             f"`{w.source}` that the claim's arms do not set or compare); the mean effect goes the claimed way at "
              f"**{w.share:.0%}** of them (95% Wilson interval {lo:.0%} to {hi:.0%})"
              + (f"; {left} samples without a value are left out" if left else "") + ".", ""]
-    if not box.bounds:
-        lines.append("PRIM finds no restriction that raises the share: the claim holds (or fails) evenly over the "
+    if not box.bounds and w.share >= THRESHOLD:
+        lines.append(f"It goes the claimed way at {THRESHOLD:.0%} of the space or more, so PRIM's box is the whole "
                      "sampled space.")
+    elif not box.bounds:
+        lines.append("PRIM finds no restriction that raises the share: the claim goes the claimed way (or not) "
+                     "evenly over the sampled space.")
     else:
         reach = "" if box.meets_threshold else f" No box reaches density {THRESHOLD:g}; this is the densest."
         lines += [f"PRIM box: coverage {box.coverage:.2f}, density {box.density:.2f}, mass {box.mass:.2f}.{reach}", "",
@@ -246,10 +282,10 @@ def where_text(w: Where) -> str:
 
 
 def where_table(results: list[Where]) -> pd.DataFrame:
-    """One row per claim: the share of the sampled space where it holds, and its PRIM box."""
+    """One row per claim: the share of the sampled space where it goes the claimed way, and its PRIM box."""
     return pd.DataFrame([{
         "id": w.claim.id, "basis": w.claim.basis, "samples": len(w.table), "valid": len(w.valid),
-        "share_holds": w.share, "share_low": w.share_ci[0], "share_high": w.share_ci[1],
+        "share_claimed_way": w.share, "share_low": w.share_ci[0], "share_high": w.share_ci[1],
         # the restrictions PRIM is sure of (quasi-p below 0.05), then all of them
         "box": "; ".join(f"{p} in [{lo:.4g}, {hi:.4g}]" for p, (lo, hi) in w.box.bounds.items()
                          if w.box.qp.get(p, 1.0) < QP_SIGNIFICANT),
@@ -266,17 +302,18 @@ def write_where_overview(results: list[Where], out: Path, command: str) -> Path:
     table.to_csv(out / "where.csv", index=False)
     lines = ["# Claims over the parameter space", "", f"*Command: `{command}`.*", "",
              "Each claim's arms run at every Latin hypercube sample of the parameters it does not set; a sample "
-             "*holds* when the mean effect over its replicates goes the claimed way. The share is over the "
+             "goes *the claimed way* when the mean effect over its replicates does (a sign, not a verdict: no test "
+             "is made at a sample). The share is over the "
              f"samples with a value (95% Wilson interval); the box is PRIM's (density threshold {THRESHOLD:g}), "
              f"showing the restrictions whose quasi-p is below {QP_SIGNIFICANT:g} and counting the weaker ones "
              "(each claim's `where.md` lists them all).", "",
-             "| claim | basis | holds at | 95% interval | where (PRIM box) | coverage | density |",
+             "| claim | basis | claimed way at | 95% interval | where (PRIM box) | coverage | density |",
              "|---|---|---|---|---|---|---|"]
     for w, row in zip(results, table.itertuples(), strict=True):
         where = row.box.replace("; ", "<br>") or ("no sure restriction" if row.box_weak else "everywhere alike")
         where += f" (+{row.box_weak} weak)" if row.box_weak else ""
         where += "" if row.box_meets_threshold or not row.box_all else " (densest box; below threshold)"
-        lines.append(f"| [{w.claim.id}]({w.claim.id}/where/where.md) | {w.claim.basis} | {row.share_holds:.0%} "
+        lines.append(f"| [{w.claim.id}]({w.claim.id}/where/where.md) | {w.claim.basis} | {row.share_claimed_way:.0%} "
                      f"| {row.share_low:.0%} to {row.share_high:.0%} | {where} | {row.box_coverage:.2f} "
                      f"| {row.box_density:.2f} |")
     path = out / "where.md"

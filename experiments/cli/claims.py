@@ -20,7 +20,8 @@ def register(sub) -> None:
                         description="Run every claim (or --only some) through the sweep engine and write a report "
                                     "(Markdown and self-contained HTML) with verdicts: holds, fails, inconclusive.")
     cl.add_argument("--only", nargs="+", metavar="ID", default=None, help="claim ids to run")
-    cl.add_argument("--replicates", type=positive_int, default=None, help="replicates per arm (default: each claim's)")
+    cl.add_argument("--replicates", type=positive_int, default=None,
+                    help="replicates per arm (default: each claim's; 3 per sample with --design lhs)")
     cl.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     cl.add_argument("--executor", choices=("processes", "dask", "serial"), default="processes")
     cl.add_argument("--adaptive", action="store_true",
@@ -32,8 +33,9 @@ def register(sub) -> None:
                     help="output folder: new, empty or an earlier claims folder, which is resumed "
                          "(default results/claims)")
     cl.add_argument("--design", choices=("lhs",), default=None,
-                    help="evaluate each claim over a Latin hypercube of the parameter space (--ranges) instead of at "
-                         "the defaults: the share of the space where it holds, and where (PRIM)")
+                    help="evaluate each claim over a Latin hypercube of the parameter space (--ranges) instead of "
+                         "at the scenario's values: the share of the space where it goes the claimed way, and where "
+                         "(PRIM)")
     cl.add_argument("--samples", type=positive_int, default=64, help="Latin hypercube samples for --design lhs")
     cl.add_argument("--ranges", default=None, metavar="EXPERIMENT",
                     help="experiment file (or library name) whose ranged parameters span the space for --design lhs "
@@ -71,9 +73,11 @@ def cmd_claims(args: argparse.Namespace) -> int:
             raise UsageError(f"{option}: unknown claim '{unknown[0]}'; known: {', '.join(sorted(known))}")
         claims = [c for c in claims if c.id in args.only]
     if args.design:
-        from migov.experiments.claims.where import DEFAULT_RANGES, parameter_ranges
+        from migov.experiments.claims.where import DEFAULT_RANGES, parameter_ranges, where_design
 
-        parameter_ranges(args.ranges or DEFAULT_RANGES)  # a bad ranges file is one line before any run
+        space = parameter_ranges(args.ranges or DEFAULT_RANGES)  # a bad ranges file is one line before any run
+        for c in claims:  # and so is a space that does not fit a claim (a path its scenarios lack, nothing left)
+            where_design(c, args.samples, args.seed, space)
     open_accumulating(args.out, "claims", [args.registry or REGISTRY])  # new, empty or migov's claims folder
     workers = args.workers or default_workers()
     if args.design:
@@ -108,10 +112,11 @@ def claims_over_space(args: argparse.Namespace, claims: list, workers: int) -> i
         results.append(w)
         if not args.quiet:
             lo, hi = w.share_ci
-            print(f"{c.id}: holds at {w.share:.0%} of {len(w.valid)} samples (95% interval {lo:.0%} to {hi:.0%}); "
+            print(f"{c.id}: the claimed way at {w.share:.0%} of {len(w.valid)} samples (95% interval {lo:.0%} to "
+                  f"{hi:.0%}); "
                   f"PRIM box coverage {w.box.coverage:.2f}, density {w.box.density:.2f}")
             for p, (blo, bhi) in w.box.bounds.items():
-                print(f"  {p}: {blo:.4g} .. {bhi:.4g}")
+                print(f"  {p}: {blo:.4g} .. {bhi:.4g} (quasi-p {w.box.qp.get(p, float('nan')):.2g})")
     path = write_where_overview(results, args.out, _command())
     if not args.quiet:
         print(f"\nOverview: {path}")
