@@ -313,7 +313,7 @@ def test_the_space_leaves_out_what_the_arms_compare_and_refuses_a_path_their_sce
                                                      "b": {"scenario": "malleable_iom"}},
                                       "expected": "positive", "fails_if": "f"})
     # the trust fund exists in neither arm's scenario: an error naming the claim and the path, before any run
-    with pytest.raises(ScenarioError, match="claim m: --ranges: events.eutf_2015.amount is not a parameter"):
+    with pytest.raises(ScenarioError, match=r"claim m: --ranges: events\.eutf_2015\.amount is not a parameter"):
         where_design(malleable, 4, 0, space)
     del space.parameters["events.eutf_2015.amount"]
     points, design = where_design(malleable, 4, 0, space)
@@ -326,3 +326,21 @@ def test_the_space_leaves_out_what_the_arms_compare_and_refuses_a_path_their_sce
     err = capsys.readouterr().err.strip()
     assert "claim tiny: --ranges: events.eutf_2015.amount is not a parameter" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_samples_of_arms_on_different_scenarios_are_checked_against_one_that_has_their_paths(tmp_path: Path):
+    """An arm may set a named event only its own scenario has (the compact's duration); the
+    --design lhs experiment, one sweep over every arm, is checked against that scenario."""
+    from migov.experiments.claims.registry import experiment_scenario
+    from migov.experiments.claims.where import parameter_ranges, where_design
+
+    c = Claim.model_validate({"id": "gcm", "claim": "c", "source": SOURCE, "measure": {"name": "hhi"}, **BASIS,
+                              "comparison": {"type": "contrast", "a": {"scenario": "baseline"},
+                                             "b": {"scenario": "global_compact_2018",
+                                                   "set": {"events.gcm_2018.duration": 12}}},
+                              "expected": "positive", "fails_if": "f"})
+    _, design = where_design(c, 3, 0, parameter_ranges())
+    rows = design.drop(columns=["sample", "arm"])
+    assert experiment_scenario(c, rows) == "global_compact_2018"  # baseline has no gcm_2018 event
+    loaded = claim_experiment(c, tmp_path, rows, 2, 0, "gcm_where", "c")  # builds and checks, nothing runs
+    assert loaded.exp.scenario == "global_compact_2018" and len(loaded.design()) == 6

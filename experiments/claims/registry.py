@@ -23,6 +23,7 @@ the model.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import json
@@ -42,7 +43,7 @@ from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
 from migov.experiments.sweep.provenance import of_sweep
 from migov.model import Scenario, ScenarioError, load_scenario
 from migov.model.agents import static_attributes
-from migov.model.config import Source, Strict, _format_pydantic, read_yaml
+from migov.model.config import Source, Strict, _format_pydantic, read_yaml, set_paths
 from pydantic import Field, ValidationError, model_validator
 from scipy import stats
 
@@ -232,12 +233,10 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
     design.to_csv(folder / "design.csv", index=False)
     params = {col: {"levels": [v.item() if isinstance(v, np.generic) else v for v in design[col].dropna().unique()]}
               for col in design.columns}
-    scenarios = design[SCENARIO_COLUMN].dropna().unique() if SCENARIO_COLUMN in design else []
     exp = {
         "name": name,
         "description": description,
-        # one scenario in every row (an arm): its paths (a named event's fields) are checked against it
-        "scenario": str(scenarios[0]) if len(scenarios) == 1 else claim.comparison.base.scenario or "baseline",
+        "scenario": experiment_scenario(claim, design),
         "parameters": params,
         "design": {"type": "csv", "file": "design.csv"},
         "replicates": replicates,
@@ -252,6 +251,27 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
     path = folder / "experiment.yaml"
     path.write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
     return build_experiment(exp, path, design)
+
+
+def experiment_scenario(claim: Claim, design: pd.DataFrame) -> str:
+    """The scenario an experiment of ``design``'s rows is checked against: the rows' one scenario, or,
+    when arms run different scenarios (the ``--design lhs`` samples), the claim's base scenario if it
+    has every path the rows set, else the first of the rows' scenarios that has them all (an arm may
+    set a named event only its own scenario has)."""
+    scenarios = [str(v) for v in design[SCENARIO_COLUMN].dropna().unique()] if SCENARIO_COLUMN in design else []
+    default = claim.comparison.base.scenario or "baseline"
+    if len(scenarios) <= 1:
+        return scenarios[0] if scenarios else default
+    probes = {c: design[c].dropna().iloc[0] for c in design.columns if c != SCENARIO_COLUMN and design[c].notna().any()}
+    for name in [default, *scenarios]:
+        data = load_scenario(name).model_dump(mode="json")
+        try:
+            for path, value in probes.items():
+                set_paths(copy.deepcopy(data), path, value.item() if isinstance(value, np.generic) else value)
+        except ScenarioError:
+            continue
+        return name
+    return default  # none has them all: the sweep's own check names the path
 
 
 def arm_key(claim: Claim, arm: dict, replicates: int, seed: int, posterior: Path | None) -> str:
