@@ -1,6 +1,6 @@
 """Build docs/claims.md (and docs/figures/claims/) from a full run of the claims registry.
 
-    python docs/build_claims.py [--replicates 20] [--seed 0] [--workers N] [--samples 32]
+    python docs/build_claims.py [--replicates 20] [--seed 0] [--workers N] [--samples 24]
 
 Three parts: the verdicts at the scenarios' parameters (``migov claims``, Holm-adjusted across the
 registry), every claim over a Latin hypercube of the behavioural parameters (``migov claims
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--runs", type=Path, default=ROOT / "results" / "claims-docs")
-    ap.add_argument("--samples", type=int, default=32, help="Latin hypercube samples per claim")
+    ap.add_argument("--samples", type=int, default=24, help="Latin hypercube samples per claim")
     ap.add_argument("--lhs-replicates", type=int, default=2, help="replicates per arm at each sample")
     ap.add_argument("--figures", nargs="*", default=["knowledge_pays_under_uncertainty", "malleable_iom_grows_share"],
                     help="claims whose PRIM figure and box are shown in full")

@@ -310,7 +310,9 @@ def write_where_overview(results: list[Where], out: Path, command: str) -> Path:
              "| claim | basis | claimed way at | 95% interval | where (PRIM box) | coverage | density |",
              "|---|---|---|---|---|---|---|"]
     for w, row in zip(results, table.itertuples(), strict=True):
-        where = row.box.replace("; ", "<br>") or ("no sure restriction" if row.box_weak else "everywhere alike")
+        alike = "the whole space" if row.share_claimed_way >= THRESHOLD else "nowhere" if row.share_claimed_way == 0 \
+            else "everywhere alike"
+        where = row.box.replace("; ", "<br>") or ("no sure restriction" if row.box_weak else alike)
         where += f" (+{row.box_weak} weak)" if row.box_weak else ""
         where += "" if row.box_meets_threshold or not row.box_all else " (densest box; below threshold)"
         lines.append(f"| [{w.claim.id}]({w.claim.id}/where/where.md) | {w.claim.basis} | {row.share_claimed_way:.0%} "
