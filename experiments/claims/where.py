@@ -242,16 +242,17 @@ def where_figure(w: Where) -> plt.Figure:
             ax.scatter(table[dims[0]], table["effect"], c=colours, s=28, alpha=0.8)
             ax.set_ylabel("effect")
         ax.set_xlabel(dims[0])
-        ax.set_title(f"{w.claim.id}: green = the claimed way at the sample ({w.share:.0%})")
+        ax.set_title(f"{w.claim.id}\ngreen: the claimed way at the sample ({w.share:.0%}); red: not", fontsize=10)
         t = box.trajectory
         points = ax2.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=30, zorder=2)
         ax2.plot(t["coverage"], t["density"], color="#BBBBBB", lw=1, zorder=1)
         ax2.axhline(THRESHOLD, color="black", ls="--", lw=1)
         ax2.plot([box.coverage], [box.density], "s", mfc="none", mec="black", ms=12)
-        fig.colorbar(points, ax=ax2, label="restricted parameters")
+        bar = fig.colorbar(points, ax=ax2, label="restricted parameters")
+        bar.ax.yaxis.get_major_locator().set_params(integer=True)
         ax2.set_xlabel("coverage (share of holding samples inside)")
         ax2.set_ylabel("density (share inside that hold)")
-        ax2.set_title("PRIM peeling trajectory (square: the box reported)")
+        ax2.set_title("PRIM peeling trajectory\n(square: the box reported)", fontsize=10)
     return fig
 
 
