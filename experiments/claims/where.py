@@ -260,7 +260,7 @@ def where_text(w: Where) -> str:
     """The claim over the sampled space in Markdown: share holding, and the box with its quasi-p values."""
     box, n, lo, hi = w.box, len(w.valid), *w.share_ci
     left = len(w.table) - n
-    lines = [f"# Where does `{w.claim.id}` hold?", "", w.claim.claim, "",
+    lines = [f"# Where does `{w.claim.id}` go the claimed way?", "", w.claim.claim, "",
              f"{len(w.table)} Latin hypercube samples of {len(w.ranges)} parameters (the ranged parameters of "
              f"`{w.source}` that the claim's arms do not set or compare); the mean effect goes the claimed way at "
              f"**{w.share:.0%}** of them (95% Wilson interval {lo:.0%} to {hi:.0%})"
