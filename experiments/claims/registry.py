@@ -253,31 +253,41 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
     return build_experiment(exp, path, design)
 
 
+def arm_scenario(claim: Claim, arm: dict | None = None) -> str:
+    """The scenario an arm runs: its own, else the claim's base scenario, else the baseline."""
+    return (arm or {}).get(SCENARIO_COLUMN, claim.comparison.base.scenario or "baseline")
+
+
+def lacked_path(data: dict, values: dict[str, Any]) -> ScenarioError | None:
+    """The error ``set_paths`` gives for the first of ``values``' paths the scenario ``data`` lacks, if any."""
+    for path, value in values.items():
+        try:
+            set_paths(copy.deepcopy(data), path, value.item() if isinstance(value, np.generic) else value, "--ranges")
+        except ScenarioError as err:
+            return err
+    return None
+
+
 def experiment_scenario(claim: Claim, design: pd.DataFrame) -> str:
     """The scenario an experiment of ``design``'s rows is checked against: the rows' one scenario, or,
     when arms run different scenarios (the ``--design lhs`` samples), the claim's base scenario if it
     has every path the rows set, else the first of the rows' scenarios that has them all (an arm may
     set a named event only its own scenario has)."""
     scenarios = [str(v) for v in design[SCENARIO_COLUMN].dropna().unique()] if SCENARIO_COLUMN in design else []
-    default = claim.comparison.base.scenario or "baseline"
+    default = arm_scenario(claim)
     if len(scenarios) <= 1:
         return scenarios[0] if scenarios else default
     probes = {c: design[c].dropna().iloc[0] for c in design.columns if c != SCENARIO_COLUMN and design[c].notna().any()}
     for name in [default, *scenarios]:
-        data = load_scenario(name).model_dump(mode="json")
-        try:
-            for path, value in probes.items():
-                set_paths(copy.deepcopy(data), path, value.item() if isinstance(value, np.generic) else value)
-        except ScenarioError:
-            continue
-        return name
+        if lacked_path(load_scenario(name).model_dump(mode="json"), probes) is None:
+            return name
     return default  # none has them all: the sweep's own check names the path
 
 
 def arm_key(claim: Claim, arm: dict, replicates: int, seed: int, posterior: Path | None) -> str:
     """What makes two arms the same runs: scenario, settings, steps, seeds, what is collected and
     the posterior drawn from. Arms of different claims with the same key are run once."""
-    spec = {"scenario": arm.get(SCENARIO_COLUMN, claim.comparison.base.scenario or "baseline"),
+    spec = {"scenario": arm_scenario(claim, arm),
             "set": {k: v for k, v in sorted(arm.items()) if k != SCENARIO_COLUMN}, "steps": claim.steps,
             "replicates": replicates, "seed": seed, "agents": claim.measure.per_agent,
             "posterior": str(Path(posterior).resolve()) if posterior else None}
@@ -292,7 +302,7 @@ def run_arms(claim: Claim, out: Path, replicates: int, seed: int, workers: int, 
     for _, arm in arms(claim):
         key = arm_key(claim, arm, replicates, seed, posterior)
         folder = out / "arms" / key
-        row = {**arm} or {SCENARIO_COLUMN: claim.comparison.base.scenario or "baseline"}
+        row = {**arm} or {SCENARIO_COLUMN: arm_scenario(claim)}
         experiment = claim_experiment(claim, folder / "spec", pd.DataFrame([row]), replicates, seed, f"arm_{key}",
                                       "one arm of the claims that run it", posterior)
         run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)

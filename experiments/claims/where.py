@@ -29,7 +29,6 @@ sampled from a calibration's posterior. A sample whose arms gave no value is lef
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import warnings
@@ -45,20 +44,21 @@ import pandas as pd
 from migov.experiments.analysis.figures import STYLE
 from migov.experiments.claims.registry import (
     Claim,
+    arm_scenario,
     arms,
     claim_context,
     claim_experiment,
     folder_values,
+    lacked_path,
     per_replicate,
 )
 from migov.experiments.common.outdir import open_accumulating, record_files
 from migov.experiments.sweep.design import build_design
 from migov.experiments.sweep.engine import run_sweep
-from migov.experiments.sweep.experiment import SCENARIO_COLUMN, Design, Experiment, ParameterSpec
+from migov.experiments.sweep.experiment import Design, Experiment, ParameterSpec
 from migov.experiments.sweep.loaded import load_experiment
 from migov.experiments.sweep.posterior import values_at
 from migov.model import ScenarioError, load_scenario
-from migov.model.config import set_paths
 from scipy.stats import binomtest
 
 DEFAULT_RANGES = "morris_screening"
@@ -136,16 +136,15 @@ def where_design(claim: Claim, samples: int, seed: int, ranges: Experiment) -> t
 def compared_paths(claim: Claim, ranges: Experiment) -> set[str]:
     """The ranged paths on which the scenarios the claim's arms run differ (as ``LoadedExperiment.undrawn``
     for a posterior). A path one of those scenarios lacks is an error naming the claim."""
-    names = sorted({arm.get(SCENARIO_COLUMN, claim.comparison.base.scenario or "baseline") for _, arm in arms(claim)})
+    names = sorted({arm_scenario(claim, arm) for _, arm in arms(claim)})
     datas = [load_scenario(n).model_dump(mode="json") for n in names]
     differ = set()
     for path, spec in ranges.parameters.items():
         for d in datas:
-            try:
-                set_paths(copy.deepcopy(d), path, spec.range[0], "--ranges")
-            except ScenarioError as err:
+            err = lacked_path(d, {path: spec.range[0]})
+            if err is not None:
                 raise ScenarioError(f"claim {claim.id}", "--ranges", f"{path} is not a parameter of the scenarios "
-                                                                     f"its arms run ({err.message})") from None
+                                                                     f"its arms run ({err.message})")
         if len({json.dumps(values_at(d, path), sort_keys=True) for d in datas}) > 1:
             differ.add(path)
     return differ
