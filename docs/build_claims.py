@@ -56,14 +56,14 @@ def main() -> None:
                                                      f"--replicates {args.lhs_replicates} --seed {args.seed}")
     space = overview.read_text(encoding="utf-8").replace("# Claims", "## Claims", 1)
     # each claim links to its own section of this page
-    space = re.sub(r"\]\(([a-z0-9_]+)/where/where\.md\)", r"](#\1)", space)  # anchors keep underscores
+    space = re.sub(r"\]\(([a-z0-9_]+)/where/[^)]*where\.md\)", r"](#\1)", space)  # anchors keep underscores
     discussion = (ROOT / "docs" / "claims_discussion.md").read_text(encoding="utf-8")
     # the discussion and the space come before the per-claim sections, after the verdict tables
     head, sep, tail = text.partition("\n## ")
     text = head + "\n" + discussion + "\n" + space + sep + tail
     for w in over:
         if w.claim.id in args.figures:
-            shutil.copy(args.runs / w.claim.id / "where" / "where.png", figs / f"where_{w.claim.id}.png")
+            shutil.copy(args.runs / w.claim.id / w.folder / "where.png", figs / f"where_{w.claim.id}.png")
             section = where_text(w).replace("# Where", "## Where", 1)
             text += "\n" + section.replace("](where.png)", f"](figures/claims/where_{w.claim.id}.png)") + "\n"
     (ROOT / "docs" / "claims.md").write_text(text, encoding="utf-8")

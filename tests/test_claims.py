@@ -190,6 +190,12 @@ def tiny_claim(path: Path, **extra) -> Path:
     return path
 
 
+def where_dir(out: Path, claim_id: str = "tiny") -> Path:
+    """The one --design lhs folder of a claim (where/<samples>x<replicates>-seed<seed>-<hash>)."""
+    (folder,) = (out / claim_id / "where").iterdir()
+    return folder
+
+
 def test_claims_over_a_latin_hypercube(tmp_path: Path, capsys):
     reg = tiny_claim(tmp_path / "claims.yaml")
     out = tmp_path / "out"
@@ -197,7 +203,9 @@ def test_claims_over_a_latin_hypercube(tmp_path: Path, capsys):
                      "--workers", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "tiny: the claimed way at 100% of 6 samples" in printed
-    samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
+    folder = where_dir(out)
+    assert folder.name.startswith("6x2-seed0-")
+    samples = pd.read_csv(folder / "samples.csv")
     assert len(samples) == 6 and samples["claimed_way"].all()  # uncertainty is set by the arms, so it always holds
     # the default space is morris_screening's ranges, less the one the arms set
     ranged = set(load_experiment("morris_screening").exp.parameters) - {"parameters.uncertainty"}
@@ -206,8 +214,12 @@ def test_claims_over_a_latin_hypercube(tmp_path: Path, capsys):
     overview = pd.read_csv(out / "where.csv")
     assert overview.loc[0, "share_claimed_way"] == 1.0 and overview.loc[0, "valid"] == 6
     assert 0.5 < overview.loc[0, "share_low"] < 1.0  # a Wilson interval, not a point
-    assert "| [tiny](tiny/where/where.md) | emergent | 100% |" in (out / "where.md").read_text()
-    assert (out / "tiny" / "where" / "where.png").is_file()
+    assert f"| [tiny](tiny/where/{folder.name}/where.md) | emergent | 100% |" in (out / "where.md").read_text()
+    assert (folder / "where.png").is_file()
+    # within a sample the two arms share each replicate's seed; every sample has seeds of its own
+    runs = pd.read_parquet(folder / "runs" / "runs.parquet").assign(sample=lambda r: r["point"] // 2)
+    assert runs.groupby(["sample", "replicate"])["seed"].nunique().eq(1).all()
+    assert runs["seed"].nunique() == 6 * 2
 
 
 def test_claims_over_the_ranges_of_an_experiment_file(tmp_path: Path, capsys):
@@ -225,7 +237,7 @@ def test_claims_over_the_ranges_of_an_experiment_file(tmp_path: Path, capsys):
     out = tmp_path / "out"
     assert cli.main(["claims", "--registry", str(reg), "--design", "lhs", "--samples", "30", "--replicates", "1",
                      "--ranges", str(ranges), "--workers", "1", "--out", str(out), "-q"]) == 0
-    samples = pd.read_csv(out / "tiny" / "where" / "samples.csv")
+    samples = pd.read_csv(where_dir(out) / "samples.csv")
     assert set(samples.columns) == {"parameters.uncertainty", "parameters.office_cost", "effect", "claimed_way"}
     assert samples["parameters.uncertainty"].between(0.1, 0.9).all()
     assert (samples["claimed_way"] == (samples["parameters.uncertainty"] > 0.5)).all()
@@ -242,7 +254,55 @@ def test_where_is_short_for_design_lhs_only(tmp_path: Path):
     out = tmp_path / "out"
     assert cli.main(["claims", "--registry", str(reg), "--where", "tiny", "--samples", "3", "--replicates", "2",
                      "--workers", "1", "--out", str(out), "-q"]) == 0
-    assert len(pd.read_csv(out / "tiny" / "where" / "samples.csv")) == 3
+    assert len(pd.read_csv(where_dir(out) / "samples.csv")) == 3
+
+
+def test_a_rerun_with_other_settings_sits_beside_the_first_and_the_same_settings_resume(tmp_path: Path):
+    reg = tiny_claim(tmp_path / "claims.yaml")
+    out = tmp_path / "out"
+    base = ["claims", "--registry", str(reg), "--where", "tiny", "--replicates", "2", "--workers", "1",
+            "--executor", "serial", "--out", str(out), "-q"]
+    assert cli.main([*base, "--samples", "3"]) == 0
+    first = where_dir(out)
+    stamp = (first / "runs" / "runs.parquet").stat().st_mtime_ns
+    assert cli.main([*base, "--samples", "4"]) == 0
+    assert cli.main([*base, "--samples", "3", "--seed", "1"]) == 0
+    folders = sorted(p.name for p in (out / "tiny" / "where").iterdir())
+    assert len(folders) == 3 and {f.split("-")[0] for f in folders} == {"3x2", "4x2"}
+    assert len(pd.read_csv(out / "tiny" / "where" / folders[0] / "samples.csv")) in (3, 4)
+    assert f"tiny/where/{next(f for f in folders if 'seed1' in f)}/where.md" in (out / "where.md").read_text()
+    # the first settings again: resumed, nothing rerun
+    assert cli.main([*base, "--samples", "3"]) == 0
+    assert (first / "runs" / "runs.parquet").stat().st_mtime_ns == stamp
+    assert len(list((out / "tiny" / "where").iterdir())) == 3
+
+
+def test_claims_over_space_draw_the_rest_from_a_posterior(tmp_path: Path):
+    """--design lhs --posterior: the sampled paths come from the hypercube, the arms' own from the arms,
+    and the posterior's other paths are drawn per sample and replicate, shared by a sample's arms."""
+    import yaml
+    from test_calibration import fake_posterior
+
+    fake_posterior(tmp_path / "cal")  # uncertainty and legitimacy_decay, from particles weighted 0.25 / 0.75
+    ranges = tmp_path / "ranges.yaml"
+    ranges.write_text(yaml.safe_dump({"name": "r", "scenario": "baseline", "design": {"type": "lhs", "size": 4},
+                                      "parameters": {"parameters.office_cost": {"range": [0.5, 2.0]}}}))
+    reg = tiny_claim(tmp_path / "claims.yaml")
+    out = tmp_path / "out"
+    assert cli.main(["claims", "--registry", str(reg), "--where", "tiny", "--samples", "8", "--replicates", "2",
+                     "--ranges", str(ranges), "--posterior", str(tmp_path / "cal"), "--workers", "1",
+                     "--executor", "serial", "--out", str(out), "-q"]) == 0
+    folder = where_dir(out)
+    runs = pd.read_parquet(folder / "runs" / "runs.parquet").assign(sample=lambda r: r["point"] // 2)
+    assert set(runs["parameters.uncertainty"]) == {0.1, 0.8}  # the arms' own values win over the draws
+    assert runs["parameters.office_cost"].between(0.5, 2.0).all()
+    cell = runs.groupby(["sample", "replicate"])
+    assert cell["parameters.legitimacy_decay"].nunique().eq(1).all() and cell["posterior_draw"].nunique().eq(1).all()
+    assert set(runs["parameters.legitimacy_decay"]) <= {0.03, 0.05}
+    assert runs["parameters.legitimacy_decay"].nunique() == 2  # 16 draws: both particles appear
+    manifest = __import__("json").loads((folder / "runs" / "manifest.json").read_text())
+    assert len(manifest["posterior"]["draws"]) == 8 * 2
+    assert pd.read_csv(folder / "samples.csv")["claimed_way"].all()
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -3,6 +3,8 @@ executor equivalence, reproducing one run alone, and bad input."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -87,6 +89,28 @@ def test_designs_and_seeds_are_reproducible_and_spawned():
     crn = run_table(e.model_copy(update={"common_random_numbers": True}), d1)
     assert crn.groupby("replicate")["seed"].nunique().eq(1).all()
     assert crn["seed"].nunique() == 3
+
+
+def test_common_random_numbers_within_blocks_of_points():
+    """crn_block: the points of a block (a sample's arms) share replicate seeds; blocks have their own."""
+    e = exp_of(parameters={"parameters.uncertainty": {"range": [0, 1]}}, design={"type": "lhs", "size": 6},
+               replicates=3, common_random_numbers=True)
+    whole = run_table(e, build_design(e))
+    blocked = run_table(e.model_copy(update={"crn_block": 2}), build_design(e))
+    blocked["block"] = blocked["point"] // 2
+    assert blocked.groupby(["block", "replicate"])["seed"].nunique().eq(1).all()
+    assert blocked["seed"].nunique() == 3 * 3  # three blocks of three replicate seeds, all different
+    assert blocked.groupby("block")["seed"].apply(frozenset).nunique() == 3
+    pd.testing.assert_frame_equal(run_table(e.model_copy(update={"crn_block": 2}), build_design(e)),
+                                  blocked.drop(columns="block"))  # reproducible
+    # without it, every point shares the seeds, and the experiment's identity is what it was before crn_block
+    assert whole["seed"].nunique() == 3
+    before = {**e.model_dump(mode="json", exclude={"output", "crn_block"}), "parameter_order": list(e.parameters)}
+    assert e.content_hash() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    assert e.model_copy(update={"crn_block": 2}).content_hash() != e.content_hash()
+    with pytest.raises(ValueError, match=r"crn_block.*common_random_numbers"):
+        exp_of(parameters={"parameters.uncertainty": {"range": [0, 1]}}, design={"type": "lhs", "size": 2},
+               crn_block=2)
 
 
 def test_csv_design(tmp_path: Path):

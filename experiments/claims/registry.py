@@ -220,12 +220,14 @@ def claim_context(claim: Claim) -> Context:
 
 
 def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicates: int, seed: int,
-                     name: str, description: str, posterior: Path | None = None) -> LoadedExperiment:
+                     name: str, description: str, posterior: Path | None = None,
+                     crn_block: int | None = None) -> LoadedExperiment:
     """An experiment running ``design``'s rows (scenario and dotted paths), the rows sharing
     replicate seeds (common random numbers), keeping every step of every model measure (and,
     for a per-agent measure, the agents' series) so that any window and statistic can be taken
     afterwards. Built in memory and handed to the engine as an object. Used for a claim's arms
-    and for the ``--where`` samples. With ``posterior`` (a calibration folder), replicate r of
+    and for the ``--where`` samples (``crn_block``: the arms of a sample share seeds, each sample
+    has its own). With ``posterior`` (a calibration folder), replicate r of
     every row runs parameter set r drawn from it, so arms are compared under the same plausible
     parameterisation and the verdict holds across the posterior, not at the defaults. Its YAML
     and design are also written to ``folder`` as the record of what ran (not read back)."""
@@ -242,6 +244,7 @@ def claim_experiment(claim: Claim, folder: Path, design: pd.DataFrame, replicate
         "replicates": replicates,
         "seed": seed,
         "common_random_numbers": True,
+        **({"crn_block": crn_block} if crn_block else {}),
         "collect": {"final": False, "series": True, "stride": 1, "agents": claim.measure.per_agent},
     }
     if claim.steps:

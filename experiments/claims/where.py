@@ -12,10 +12,11 @@ sample as going *the claimed way* when the mean of the per-replicate statistic d
 sample, so with few replicates a claim whose effect is nil goes the claimed way at about half of
 them.
 
-Seeds: replicate r has the same seed at every sample and in every arm (common random numbers
-over the whole design, as sweeps have them). The indicator is then a fixed function of the
-parameters, and the 95% Wilson interval of the share covers the sampling of the space given
-those seeds; the runs' own noise is not in it.
+Seeds: within a sample, replicate r of every arm has the same seed (common random numbers, so the
+arms are compared pair by pair); each sample has seeds of its own (the experiment's ``crn_block``
+is the number of arms). The samples are then independent draws of parameters and noise alike,
+and the 95% Wilson interval of the share covers both: how much of the space, and how often the
+runs' noise lets a nil effect look like the claimed way.
 
 Where it goes the claimed way is found with PRIM (the Patient Rule Induction Method, Friedman &
 Fisher 1999) as EMA Workbench implements it (``ema_workbench.analysis.prim``: peeling then
@@ -23,12 +24,18 @@ pasting, with the peeling trajectory and the quasi-p value of each restriction, 
 2010; the larger of a restriction's two sides is reported). The box reported is the first (so
 the widest) on the trajectory whose density reaches ``THRESHOLD``, or, when none does, the
 densest one (flagged); a claim that goes the claimed way at ``THRESHOLD`` of all samples has the
-whole space as its box. With ``--posterior`` each replicate draws the parameters that are not
-sampled from a calibration's posterior. A sample whose arms gave no value is left out and counted.
+whole space as its box. With ``--posterior`` each replicate of each sample draws the parameters
+that are not sampled from a calibration's posterior (the arms of a sample share the draw). A sample
+whose arms gave no value is left out and counted.
+
+Each run is kept under ``<claim>/where/<samples>x<replicates>-seed<seed>-<hash>/``, the hash of
+what was run (the sampled points, the arms, steps and posterior): a rerun with other settings into
+the same folder adds a folder beside the earlier one, and the same settings resume it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import warnings
@@ -89,6 +96,12 @@ class Where:
     box: Box
     ranges: dict[str, ParameterSpec]
     source: str
+    folder: str = "where"  # under the claim's folder: where/<settings>, holding where.md
+
+    @property
+    def page(self) -> str:
+        """The claim's where.md relative to the claims folder."""
+        return f"{self.claim.id}/{self.folder}/where.md"
 
     @property
     def valid(self) -> pd.DataFrame:
@@ -185,19 +198,33 @@ def find_region(x: pd.DataFrame, holds: np.ndarray, threshold: float = THRESHOLD
                traj)
 
 
+def where_folder(claim: Claim, design: pd.DataFrame, samples: int, replicates: int, seed: int,
+                 posterior: Path | None) -> str:
+    """The folder of one ``--design lhs`` run of a claim, under ``where/``: its settings in words and
+    the hash of what is run (points and arms, steps, what is collected, posterior)."""
+    spec = {"design": design.to_json(orient="records", double_precision=15), "replicates": replicates, "seed": seed,
+            "steps": claim.steps, "agents": claim.measure.per_agent,
+            "posterior": str(Path(posterior).resolve()) if posterior else None}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+    return f"where/{samples}x{replicates}-seed{seed}-{key}"
+
+
 def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, workers: int = 1,
               executor: str = "processes", seed: int = 0, quiet: bool = False, posterior: Path | None = None,
               ranges: str | Path = DEFAULT_RANGES) -> Where:
-    """Run the claim over the Latin hypercube and write ``<claim>/where/`` (samples.csv, where.md, where.png)."""
+    """Run the claim over the Latin hypercube and write ``<claim>/where/<settings>/`` (samples.csv,
+    where.md, where.png, and the sweep's spec/ and runs/)."""
     open_accumulating(out, "claims")  # the claims folder: new, empty or migov's
     record_files(out, [f"{claim.id}/"])
-    folder = out / claim.id / "where"
     space = parameter_ranges(ranges)
     points, design = where_design(claim, samples, seed, space)
-    experiment = claim_experiment(claim, folder / "spec", design.drop(columns=["sample", "arm"]), replicates, seed,
-                                  f"{claim.id}_where", f"where does {claim.id} hold", posterior)
-    run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
     n_arms = len(arms(claim))
+    runs = design.drop(columns=["sample", "arm"])
+    sub = where_folder(claim, runs, samples, replicates, seed, posterior)
+    folder = out / claim.id / sub
+    experiment = claim_experiment(claim, folder / "spec", runs, replicates, seed, f"{claim.id}_where",
+                                  f"where does {claim.id} hold", posterior, crn_block=n_arms)
+    run_sweep(experiment, folder / "runs", workers=workers, executor=executor, quiet=quiet)
     vals = folder_values(folder / "runs", claim, claim_context(claim), [p % n_arms for p in range(len(design))])
     vals["sample"] = vals["point"] // n_arms
     vals["arm"] = vals["point"] % n_arms
@@ -214,7 +241,7 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
     table = points.assign(effect=effect, claimed_way=way)
     valid = table["effect"].notna().to_numpy()
     box = find_region(points[valid], holds[valid])
-    result = Where(claim, table, box, {n: space.parameters[n] for n in points.columns}, str(ranges))
+    result = Where(claim, table, box, {n: space.parameters[n] for n in points.columns}, str(ranges), sub)
     table.to_csv(folder / "samples.csv", index=False)
     fig = where_figure(result)
     fig.savefig(folder / "where.png", dpi=110)
@@ -315,7 +342,7 @@ def write_where_overview(results: list[Where], out: Path, command: str) -> Path:
         where = row.box.replace("; ", "<br>") or ("no sure restriction" if row.box_weak else alike)
         where += f" (+{row.box_weak} weak)" if row.box_weak else ""
         where += "" if row.box_meets_threshold or not row.box_all else " (densest box; below threshold)"
-        lines.append(f"| [{w.claim.id}]({w.claim.id}/where/where.md) | {w.claim.basis} | {row.share_claimed_way:.0%} "
+        lines.append(f"| [{w.claim.id}]({w.page}) | {w.claim.basis} | {row.share_claimed_way:.0%} "
                      f"| {row.share_low:.0%} to {row.share_high:.0%} | {where} | {row.box_coverage:.2f} "
                      f"| {row.box_density:.2f} |")
     path = out / "where.md"

@@ -332,16 +332,30 @@ def unit_sample(exp: Experiment) -> np.ndarray | None:
     return None
 
 
-def replicate_seeds(seed: int, replicates: int) -> list[int]:
+def replicate_seeds(seed: int | np.random.SeedSequence, replicates: int) -> list[int]:
     """The seed of each replicate under common random numbers (the same at every point), spawned
-    from the experiment's base seed."""
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in np.random.SeedSequence(seed).spawn(replicates)]
+    from the experiment's base seed (or from a block's own sequence)."""
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in root.spawn(replicates)]
+
+
+def crn_blocks(exp: Experiment, n_points: int) -> np.ndarray:
+    """The common-random-numbers block of each design point: 0 for all, or point // crn_block."""
+    points = np.arange(n_points)
+    return points // exp.crn_block if exp.crn_block else np.zeros(n_points, dtype=int)
 
 
 def run_table(exp: Experiment, design: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: run id, design point, replicate, seed, then the parameters."""
+    """One row per run: run id, design point, replicate, seed, then the parameters. Under common
+    random numbers replicate r has one seed per block of points (all points by default); each
+    block's seeds are spawned from its own child of the base seed."""
     n_points, reps = len(design), exp.replicates
-    if exp.common_random_numbers:
+    if exp.common_random_numbers and exp.crn_block:
+        block = crn_blocks(exp, n_points)
+        roots = np.random.SeedSequence(exp.seed).spawn(int(block.max(initial=-1)) + 1)
+        per_block = [replicate_seeds(r, reps) for r in roots]
+        seeds = np.array([s for b in block for s in per_block[b]], dtype=np.int64)
+    elif exp.common_random_numbers:
         seeds = np.tile(replicate_seeds(exp.seed, reps), n_points)
     else:
         children = np.random.SeedSequence(exp.seed).spawn(n_points * reps)

@@ -135,6 +135,10 @@ class Experiment(Strict):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Field(0, description="base seed; every run's seed is spawned "
                                                                           "from it")
     common_random_numbers: bool = Field(False, description="replicate r uses the same seed at every design point")
+    crn_block: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="with common_random_numbers: share seeds (and posterior draws) only within consecutive "
+                          "blocks of this many design points (the arms of one sample), each block with its own; "
+                          "default: every point shares them")
     steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] | None = Field(None, description="steps per run (default: "
                                                                                    "the scenario's)")
     collect: Collect = Field(default_factory=Collect, description="what each run keeps")
@@ -158,11 +162,15 @@ class Experiment(Strict):
             bad = [p for p, s in self.parameters.items() if s.range is not None and s.points is None]
             if bad:
                 raise ValueError(f"a grid needs 'levels', or 'points' with a 'range'; {bad[0]} has neither")
+        if self.crn_block is not None and not self.common_random_numbers:
+            raise ValueError("'crn_block' shares seeds within blocks of points; it needs common_random_numbers: true")
         return self
 
     def content_hash(self) -> str:
         # parameter order shapes lhs/sobol/morris designs, so it is part of the identity
-        content = {**self.model_dump(mode="json", exclude={"output"}), "parameter_order": list(self.parameters)}
+        # crn_block is left out when unset, so experiments written before it existed keep their identity
+        exclude = {"output"} | ({"crn_block"} if self.crn_block is None else set())
+        content = {**self.model_dump(mode="json", exclude=exclude), "parameter_order": list(self.parameters)}
         blob = json.dumps(content, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -19,6 +19,7 @@ from migov.experiments.sweep import design, one_run
 from migov.experiments.sweep.design import (
     build_design,
     check_run_count,
+    crn_blocks,
     design_file,
     problem_file,
     problem_specs,
@@ -83,7 +84,8 @@ class LoadedExperiment:
             design = self.design()
         runs = run_table(self.exp, design)
         if self.posterior is not None:
-            runs = with_draws(runs, self.posterior, self.exp.seed, [*design.columns, *self.undrawn(design)])
+            blocks = crn_blocks(self.exp, len(design)) if self.exp.crn_block else None
+            runs = with_draws(runs, self.posterior, self.exp.seed, [*design.columns, *self.undrawn(design)], blocks)
         return runs
 
     def undrawn(self, design: Any = None) -> list[str]:

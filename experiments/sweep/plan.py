@@ -24,7 +24,8 @@ def dry_run(loaded: LoadedExperiment, workers: int, show: int = 5) -> str:
         f"= {len(runs)} runs of {steps} steps on {loaded.scenario_path.name}",
         f"parameters: {', '.join(design.columns) or '(none)'}",
         f"seeds: spawned from base seed {exp.seed}"
-        + (" (common random numbers across points)" if exp.common_random_numbers else ""),
+        + ((f" (common random numbers within blocks of {exp.crn_block} points)" if exp.crn_block
+            else " (common random numbers across points)") if exp.common_random_numbers else ""),
         "",
         "first parameter sets:",
         runs.head(show).to_string(index=False),

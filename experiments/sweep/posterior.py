@@ -100,13 +100,22 @@ def values_at(data: dict, dotted: str) -> list[Any]:
     return out
 
 
-def with_draws(runs: pd.DataFrame, posterior: Posterior, seed: int, keep: list[str]) -> pd.DataFrame:
+def with_draws(runs: pd.DataFrame, posterior: Posterior, seed: int, keep: list[str],
+               blocks: np.ndarray | None = None) -> pd.DataFrame:
     """The run table with a parameter set from the posterior for each replicate: replicate r of
     every design point takes draw r, so that arms compared replicate by replicate are compared
     under the same plausible parameterisation (and, with common random numbers, the same seed).
+    With ``blocks`` (the common-random-numbers block of each point) each block has draws of its own.
     Paths the design itself sets (``keep``) are not drawn: the design's values win."""
     n = int(runs["replicate"].max()) + 1 if len(runs) else 0
-    draws = posterior.draw(n, seed)
+    replicate = runs["replicate"].to_numpy()
+    if blocks is None:
+        index = replicate
+        draws = posterior.draw(n, seed)
+    else:
+        block = np.asarray(blocks)[runs["point"].to_numpy()]
+        index = block * n + replicate
+        draws = posterior.draw(int(block.max(initial=0) + 1) * n, seed)
     draws = draws.drop(columns=[c for c in draws.columns if c in keep])
-    picked = draws.iloc[runs["replicate"].to_numpy()].reset_index(drop=True)
+    picked = draws.iloc[index].reset_index(drop=True)
     return pd.concat([runs.reset_index(drop=True), picked], axis=1)
