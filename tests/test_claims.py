@@ -82,6 +82,17 @@ def test_interaction_sweep_threshold_and_unchanged_on_known_answers():
     assert evaluate(same, synthetic([A, A + 1 + RNG.normal(0, 0.05, 40)])).verdict == "fails"
 
 
+def test_replicates_without_spread_are_flagged_not_passed_off_as_a_test():
+    from migov.experiments.claims.report import _row
+
+    c = claim(type="contrast", a={}, b={"set": {"p": 1}})
+    flat = evaluate(c, synthetic([np.zeros(12), np.full(12, 0.3)]))  # every replicate differs by exactly 0.3
+    assert flat.no_spread and flat.p == 0.0 and flat.ci_low == flat.ci_high == pytest.approx(0.3)
+    assert "(no spread)" in _row(flat)
+    noisy = evaluate(c, synthetic([A, A + 0.3 + RNG.normal(0, 0.1, 40)]))
+    assert not noisy.no_spread and "(no spread)" not in _row(noisy)
+
+
 @pytest.mark.parametrize(("bad", "needle"), [
     ({"type": "interaction", "factors": [{"path": "a", "low": 0, "high": 1}]}, "exactly two factors"),
     ({"type": "contrast", "a": {}}, "needs b"),

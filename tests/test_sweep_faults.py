@@ -323,3 +323,36 @@ def test_an_interrupted_compare_keeps_its_runs_and_the_same_command_resumes(tmp_
     for table in ("runs", "final", "differences"):
         a, b = (pd.read_parquet(d / f"{table}.parquet") for d in (out, ref))
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_an_interrupted_claims_run_names_its_own_command_to_resume(tmp_path: Path):
+    """migov claims runs its arms as sweeps: Ctrl-C keeps their finished runs, and the hint is the
+    claims command itself (not the inner sweep's), which then finishes without running a run twice."""
+    import yaml
+    from claim_entries import BASIS, SOURCE
+
+    entry = {"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"}, **BASIS,
+             "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
+                            "b": {"set": {"parameters.uncertainty": 0.8}}},
+             "expected": "positive", "fails_if": "f", "steps": 40, "min_replicates": 2}
+    (tmp_path / "claims.yaml").write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
+    args = ["claims", "--registry", "claims.yaml", "--replicates", "12", "--workers", "2", "--out", "out", "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "migov", *args], cwd=tmp_path, env=ENV, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_arm = lambda: [p for a in (tmp_path / "out" / "arms").glob("*/runs") for p in parts(a)]  # noqa: E731
+    wait_for(lambda: len(first_arm()) >= 1 or proc.poll() is not None,
+             "a finished batch of the first arm")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the claim finished before it could be interrupted")
+    assert proc.returncode == 130, err
+    assert f"resume with: migov claims {' '.join(args[1:])}" in err, err
+    assert "migov sweep" not in err and "Traceback" not in err
+    done = subprocess.run([sys.executable, "-m", "migov", *args], cwd=tmp_path, env=ENV, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    for arm in (tmp_path / "out" / "arms").glob("*/runs"):
+        ids = [i for f in arm.glob("parts/*/status.parquet") for i in pq.read_table(f).column("run_id").to_pylist()]
+        assert sorted(ids) == list(range(12)), "a run is missing from, or twice in, an arm"
+    assert (tmp_path / "out" / "report.md").is_file()

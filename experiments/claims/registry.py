@@ -382,6 +382,7 @@ class Verdict:
     q_bh: float = np.nan  # Benjamini-Hochberg q-value over the same family
     missing: dict[str, int] = field(default_factory=dict)  # runs without a value, per arm
     reason: str = ""  # why inconclusive, when it is for a reason other than the statistics
+    no_spread: bool = False  # every replicate gave the same statistic: p and interval are degenerate
 
     @property
     def label(self) -> str:
@@ -405,7 +406,8 @@ def evaluate(claim: Claim, values: pd.DataFrame, seed: int = 0, replicates: int 
     gaps = missing(values, claim)
     expected_runs = replicates or int(values.groupby("point").size().max())
     v = Verdict(claim, effect, lo, hi, share, len(stat), "inconclusive", values,
-                p=p_value(stat, claim.expected, claim.comparison.margin), missing=gaps)
+                p=p_value(stat, claim.expected, claim.comparison.margin), missing=gaps,
+                no_spread=bool(len(stat) >= 2 and np.ptp(stat) == 0))
     worst = max(gaps.values(), default=0)
     if expected_runs and worst / expected_runs > claim.max_missing:
         arm = max(gaps, key=gaps.get)

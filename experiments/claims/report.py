@@ -117,7 +117,7 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
         "id": v.claim.id, "basis": v.claim.basis, "verdict": v.verdict, "reason": v.reason,
         "expected": v.claim.expected, "statistic": statistic_name(v),
         "effect": v.effect, "ci_low": v.ci_low, "ci_high": v.ci_high, "p": v.p, "p_holm": v.p_holm, "q_bh": v.q_bh,
-        "share_claimed_way": v.share, "replicates": v.replicates,
+        "share_claimed_way": v.share, "replicates": v.replicates, "no_spread": v.no_spread,
         "missing": "; ".join(f"{k}: {n}" for k, n in v.missing.items() if n) or "",
         "measure": v.claim.measure.name, "summary": v.claim.measure.summary,
         "mechanisms": " ".join(v.claim.mechanisms), "source": v.claim.source.seed,
@@ -126,9 +126,10 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
 
 def _row(v: Verdict) -> str:
     gaps = sum(v.missing.values())
+    flat = " (no spread)" if v.no_spread else ""
     return (f"| [{v.claim.id}](#{v.claim.id}) | **{MARK[v.verdict]}**"
             f"{f' ({v.reason})' if v.reason else ''} | {statistic_name(v)} | {_fmt(v.effect)} | "
-            f"[{_fmt(v.ci_low)}, {_fmt(v.ci_high)}] | {_p(v.p)} | {_p(v.p_holm)} | {_p(v.q_bh)} | "
+            f"[{_fmt(v.ci_low)}, {_fmt(v.ci_high)}]{flat} | {_p(v.p)} | {_p(v.p_holm)} | {_p(v.q_bh)} | "
             f"{v.share:.0%} | {v.replicates} | {gaps} |")
 
 
@@ -157,7 +158,9 @@ def write_report(verdicts: list[Verdict], out: Path, command: str, seed: int) ->
           "claim **holds** when its Holm-adjusted p is below 0.05 and the effect goes the claimed way (for "
           "*unchanged*: lies within the margin), **fails** when it is below 0.05 and the effect goes the other "
           "way, and is **inconclusive** otherwise, or when it has fewer matched replicates than its minimum "
-          "(default 10) or too many runs without a value (default over 20% of an arm).", "",
+          "(default 10) or too many runs without a value (default over 20% of an arm). An interval marked *no "
+          "spread* comes from replicates that all gave the same value: it has zero width and its p is 0 or 1 by "
+          "construction.", "",
           *([f"Parameters drawn from the calibration posterior in `{', '.join(sorted(drawn))}`: replicate r of "
              "every arm runs parameter set r drawn from it, so a verdict says whether the claim holds across the "
              "model's calibrated, plausible parameterisations, not only at the defaults.", ""] if drawn else []),
@@ -187,7 +190,11 @@ def write_report(verdicts: list[Verdict], out: Path, command: str, seed: int) ->
                   f"p = {_p(v.p)}, Holm-adjusted {_p(v.p_holm)}, BH q {_p(v.q_bh)}; "
                   + (f"{v.share:.0%} of " if np.isfinite(v.share) else "")
                   + f"{v.replicates} matched replicates go the claimed way"
-                  + (f"; runs without a value: {gaps}" if gaps else "") + ".")
+                  + (f"; runs without a value: {gaps}" if gaps else "") + "."
+                  + (" Every replicate gives the same value: at these settings the statistic does not depend on "
+                     "the seed, so the interval has zero width and p is 0 or 1 by construction, not the result of "
+                     "a test; the verdict says what the model does, with no sampling error to weigh."
+                     if v.no_spread else ""))
         md += ["", f"## {c.id}", "", f"**Claim.** {c.claim}", "",
                f"**Source.** `{c.source.seed}`: \"{' '.join(c.source.passage.split())}\"", "",
                f"**Basis: {c.basis}.** Mechanisms: {mech}.", "",

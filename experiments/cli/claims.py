@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -47,9 +48,9 @@ def register(sub) -> None:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from migov.experiments.claims.registry import REGISTRY, adjust, load_registry, run_claim
-    from migov.experiments.claims.report import write_report
+    from migov.experiments.claims.registry import REGISTRY, load_registry
     from migov.experiments.common.outdir import open_accumulating
+    from migov.experiments.sweep.engine import SweepInterrupted
     from migov.experiments.sweep.parallel import default_workers
 
     registry = load_registry(args.registry or REGISTRY)
@@ -80,8 +81,20 @@ def cmd_claims(args: argparse.Namespace) -> int:
             where_design(c, args.samples, args.seed, space)
     open_accumulating(args.out, "claims", [args.registry or REGISTRY])  # new, empty or migov's claims folder
     workers = args.workers or default_workers()
-    if args.design:
-        return claims_over_space(args, claims, workers)
+    try:
+        if args.design:
+            return claims_over_space(args, claims, workers)
+        return claims_at_scenarios(args, claims, workers)
+    except SweepInterrupted:  # the engine's hint names its own sweep; the user ran this command
+        raise SweepInterrupted(f"interrupted; every finished run is kept in {args.out}; resume with: "
+                               f"{_command()}") from None
+
+
+def claims_at_scenarios(args: argparse.Namespace, claims: list, workers: int) -> int:
+    """Each claim's arms at the scenarios' values: verdicts, Holm-adjusted together, and the report."""
+    from migov.experiments.claims.registry import adjust, run_claim
+    from migov.experiments.claims.report import write_report
+
     verdicts = []
     for c in claims:
         v = run_claim(c, args.out, args.replicates, workers, args.executor, args.seed, args.adaptive, args.cap,
@@ -124,5 +137,5 @@ def claims_over_space(args: argparse.Namespace, claims: list, workers: int) -> i
 
 
 def _command() -> str:
-    """The command line as the report states it."""
-    return "migov claims " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
+    """The command line as the report states it (and as a resume hint gives it back)."""
+    return "migov claims " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
