@@ -341,3 +341,19 @@ def test_batches_come_in_whole_rounds_per_worker(n, workers):
     assert 1 <= size <= 64
     if size < 64 and n >= workers:
         assert batches % workers == 0 or batches == n, (size, batches)
+
+
+def test_two_local_dask_clusters_at_once_take_free_dashboard_ports(recwarn):
+    """Two dask sweeps at the same moment (two users, two terminals) must not fight over Dask's
+    default dashboard port 8787: each local cluster takes a free one, without a warning."""
+    from migov.experiments.sweep.engine import _dask_client
+
+    opened = [_dask_client(1, None) for _ in range(2)]
+    try:
+        ports = [client.dashboard_link.split(":")[-1].split("/")[0] for client, _ in opened]
+        assert len(set(ports)) == 2 and "8787" not in ports
+        assert not [w for w in recwarn if "already in use" in str(w.message)]
+    finally:
+        for client, cluster in opened:
+            client.close()
+            cluster.close()

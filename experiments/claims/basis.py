@@ -35,7 +35,7 @@ from pathlib import Path
 import migov.model
 import numpy as np
 from migov.experiments.claims.measure import parse_selector
-from migov.experiments.claims.registry import SCENARIO_COLUMN, Claim, arms
+from migov.experiments.claims.registry import SCENARIO_COLUMN, Claim, arm_scenario, arms
 from migov.model import load_scenario
 from migov.model.agents import AGENT_CLASSES
 from migov.model.measures import ORGANISATION_MEASURES
@@ -231,7 +231,7 @@ def varied_fields(claim: Claim) -> set[tuple[str, str]]:
     arm_list = [a for _, a in arms(claim)]
     paths = {k for a in arm_list for k in a if k != SCENARIO_COLUMN}
     varied = {p for p in paths if len({repr(a.get(p)) for a in arm_list}) > 1}
-    scenarios = {a.get(SCENARIO_COLUMN, claim.comparison.base.scenario or "baseline") for a in arm_list}
+    scenarios = {arm_scenario(claim, a) for a in arm_list}
     if len(scenarios) > 1:
         flat = [_flatten(load_scenario(s).model_dump()) for s in sorted(scenarios)]
         keys = set().union(*flat)

@@ -172,7 +172,8 @@ def _dask_client(workers: int, scheduler: str | None):
             return Client(scheduler, timeout="10s"), None
         except (OSError, TimeoutError) as err:
             raise SweepError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({err})") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")  # a free port: sweeps at once never fight over 8787
     client = Client(cluster)
     client.register_plugin(_leave_ctrl_c_to_the_coordinator(), name="migov-sigint")
     return client, cluster
