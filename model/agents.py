@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from .config import ACTIONS, Scenario
+from .measures import mandate_breadth as breadth_of_mandates
 from .state import build_state
 
 if TYPE_CHECKING:
@@ -47,6 +48,13 @@ class FieldAgent(mesa.Agent):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
+    @classmethod
+    def reports(cls, model: MigovModel) -> dict[str, list]:
+        """Every ``reported`` column for all agents of this kind at once, in row order: the values
+        the properties give one agent at a time (the same numbers and types; a test holds them
+        equal), computed in bulk for the agent table."""
+        return {}
+
 
 class InternationalOrganisation(FieldAgent):
     """An IO competing for funding and legitimacy (Korneev; Bartels; Bradley)."""
@@ -69,6 +77,21 @@ class InternationalOrganisation(FieldAgent):
         "members": "member_count",
         **{f"p_{action}": f"p_{action}" for action in ACTIONS},
     }
+
+    @classmethod
+    def reports(cls, model: MigovModel) -> dict[str, list]:
+        io = model.io
+        out = {
+            "budget": io.core + io.earmarked, "core_funds": io.core, "earmarked_funds": io.earmarked,
+            "income": io.income, "offices": io.locations.sum(axis=1), "countries": io.office.sum(axis=1),
+            "legitimacy_donors": io.legit_donor.sum(axis=1) / io.legit_donor.shape[1],
+            "legitimacy_hosts": io.legit_host.sum(axis=1) / io.legit_host.shape[1],
+            "legitimacy_peers": io.legit_peer, "knowledge": io.knowledge.sum(axis=1),
+            "mandate_breadth": breadth_of_mandates(io.mandate), "reputation": io.reputation,
+            "partners": io.partner_io.sum(axis=1), "members": io.member.sum(axis=1),
+            **{f"p_{action}": model.probs[:, j] for j, action in enumerate(ACTIONS)},
+        }
+        return {k: v.tolist() for k, v in out.items()}
 
     # ---------------------------------------------------------------- state, read from arrays
     @property
@@ -322,6 +345,10 @@ class DonorState(FieldAgent):
     kind = "donor"
     reported: ClassVar[dict[str, str]] = {"envelope": "envelope", "disbursed": "disbursed"}
 
+    @classmethod
+    def reports(cls, model: MigovModel) -> dict[str, list]:
+        return {"envelope": model.dn.envelope.tolist(), "disbursed": model.dn.disbursed.tolist()}
+
     @property
     def envelope(self) -> float:
         return float(self.model.dn.envelope[self.idx])
@@ -345,6 +372,13 @@ class HostGovernment(FieldAgent):
     kind = "host"
     reported: ClassVar[dict[str, str]] = {"pressure": "pressure", "refusals": "refusals", "grants": "grants",
                                           "foreign_money": "foreign_money", "offices_hosted": "offices_hosted"}
+
+    @classmethod
+    def reports(cls, model: MigovModel) -> dict[str, list]:
+        hs = model.hs
+        return {"pressure": hs.pressure.sum(axis=1).tolist(), "refusals": hs.refusals.astype(np.int64).tolist(),
+                "grants": model.grants_host.astype(np.int64).tolist(), "foreign_money": model.spend_host.tolist(),
+                "offices_hosted": model.io.office.sum(axis=0).tolist()}
 
     @property
     def region(self) -> str:
@@ -388,6 +422,12 @@ class NGO(FieldAgent):
         "income_direct": "income_direct",
         "income_subcontract": "income_subcontract",
     }
+
+    @classmethod
+    def reports(cls, model: MigovModel) -> dict[str, list]:
+        ng = model.ng
+        return {"funds": ng.funds.tolist(), "income_direct": ng.income_direct.tolist(),
+                "income_subcontract": ng.income_subcontract.tolist()}
 
     @property
     def funds(self) -> float:

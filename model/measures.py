@@ -96,33 +96,44 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def rank_correlations(series: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Spearman's rank correlation of each row of ``series`` with ``other``, ties given their
+    average rank (an organisation spends nothing in most hosts), all rows at once with
+    ``np.corrcoef``'s arithmetic (the same to the last few bits); NaN for a row, or an ``other``,
+    that is constant, and with fewer than three values."""
+    series = np.atleast_2d(series)
+    n = series.shape[1]
+    out = np.full(series.shape[0], np.nan)
+    if n < 3 or np.ptp(other) == 0:
+        return out
+    varies = np.ptp(series, axis=1) > 0
+    if not varies.any():
+        return out
+    ranks = np.array([average_ranks(row) for row in series[varies]])
+    x = ranks - ranks.mean(axis=1, keepdims=True)
+    other_ranks = average_ranks(other)
+    y = other_ranks - other_ranks.mean()
+    scale = 1.0 / (n - 1)
+    cov = (x @ y) * scale
+    sd_x, sd_y = np.sqrt(np.einsum("ij,ij->i", x, x) * scale), np.sqrt((y @ y) * scale)
+    out[varies] = np.clip(cov / sd_x / sd_y, -1.0, 1.0)
+    return out
+
+
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation, ties given their average rank (an organisation spends nothing
-    in most hosts); NaN with fewer than three hosts or when either series is constant."""
-    return _ranked_corr(a, average_ranks(a), b, average_ranks(b))
+    """Spearman's rank correlation of two series (``rank_correlations`` for one)."""
+    return float(rank_correlations(a, b)[0])
 
 
-def _ranked_corr(a: np.ndarray, a_ranks: np.ndarray, b: np.ndarray, b_ranks: np.ndarray) -> float:
-    """``_rank_corr`` from ranks already computed (each series is ranked once a step)."""
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(np.corrcoef(a_ranks, b_ranks)[0, 1])
-
-
-def spending_alignment(model: MigovModel, spendings: list[np.ndarray]) -> list[tuple[float, float]]:
+def spending_alignment(model: MigovModel, spendings: np.ndarray) -> np.ndarray:
     """Where project money is spent, against need and against donors' interest (Patz &
-    Thorvaldsdottir 2020): for each per-host spending vector given (all organisations' together,
-    or one organisation's), the rank correlation across hosts of this step's spending with
-    migration pressure, and with donors' strategic interest (envelope-weighted). NaN when the
-    spending does not vary."""
+    Thorvaldsdottir 2020): for each per-host spending vector given (rows: all organisations'
+    together, or one organisation's), the rank correlation across hosts of this step's spending
+    with migration pressure, and with donors' strategic interest (envelope-weighted); (rows, 2).
+    NaN where the spending does not vary."""
     pressure = model.hs.pressure.sum(axis=1)
     interest = model.dn.envelope @ model.dn.host_weight
-    p_ranks, i_ranks = average_ranks(pressure), average_ranks(interest)
-    pairs = []
-    for spent in spendings:
-        s_ranks = average_ranks(spent)
-        pairs.append((_ranked_corr(spent, s_ranks, pressure, p_ranks), _ranked_corr(spent, s_ranks, interest, i_ranks)))
-    return pairs
+    return np.column_stack([rank_correlations(spendings, pressure), rank_correlations(spendings, interest)])
 
 
 def compute_measures(model: MigovModel) -> dict[str, float]:
@@ -185,7 +196,7 @@ def compute_measures(model: MigovModel) -> dict[str, float]:
         opened = model.trust_fund_opened and fund_total > 0  # incumbents are defined by a trust fund's regions
         out["fund_share_incumbents"] = inc / fund_total if opened else np.nan
     # all organisations' spending, then each organisation's own (Patz & Thorvaldsdottir)
-    follows, *own = spending_alignment(model, [model.spend_host, *model.spend_io_host[: io.n]])
+    follows, *own = spending_alignment(model, np.vstack([model.spend_host, model.spend_io_host[: io.n]])).tolist()
     out["spending_follows_pressure"], out["spending_follows_donors"] = follows
     out["spending_donor_tilt"] = follows[1] - follows[0]
     for name, (need, donors) in zip(io.names, own, strict=True):

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import appeals, budgets, environment, funding, hosts, learning, legitimacy, membership, projects
 from .agents import AGENT_CLASSES, NGO, DonorState, HostGovernment, InternationalOrganisation, static_attributes
+from .collect import FieldDataCollector
 from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
 from .measures import compute_measures, organisation_series, pianka_overlap
 from .state import Ledger, build_state, issue_sensitivity
@@ -392,10 +393,8 @@ class MigovModel(mesa.Model):
     def _make_datacollector(self, collect_agents: bool) -> mesa.DataCollector:
         """Mesa's DataCollector: each step's quarter label and measures, and with
         ``collect_agents`` every agent's variables (``AGENT_REPORTERS``)."""
-        model_reporters = {"quarter": lambda m: m.step_label(m.steps)}
-        model_reporters.update({key: (lambda m, key=key: m.measures[key]) for key in self.measures})
-        return mesa.DataCollector(model_reporters=model_reporters,
-                                  agent_reporters=AGENT_REPORTERS if collect_agents else None)
+        return FieldDataCollector({"quarter": lambda m: m.step_label(m.steps)}, list(self.measures),
+                                  AGENT_REPORTERS if collect_agents else None, AGENT_CLASSES)
 
     def release(self) -> None:
         """Let go of this model once its data have been read.
