@@ -21,7 +21,6 @@ collection <= 15% of a run. Nothing here is asserted by the tests.
 from __future__ import annotations
 
 import argparse
-import copy
 import cProfile
 import json
 import platform
@@ -40,29 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from migov.model import MigovModel, load_scenario  # noqa: E402
 from migov.model.config import Scenario  # noqa: E402
-
-HOST_LISTS = ("offices", "working_groups", "members")
-
-
-def scaled(base: Scenario, k: int) -> Scenario:
-    """The scenario with k copies of every host government and NGO (copy c of host H is 'H #c')."""
-    data = base.model_dump(mode="json")
-    if k == 1:
-        return base
-    copies = {h: [h] + [f"{h} #{c}" for c in range(2, k + 1)] for h in data["hosts"]}
-    data["hosts"] = {name: copy.deepcopy(spec) for h, spec in data["hosts"].items() for name in copies[h]}
-    ngos = {}
-    for n, spec in data["ngos"].items():
-        for c, host in enumerate(copies[spec["host"]], start=1):
-            ngos[n if c == 1 else f"{n} #{c}"] = {**copy.deepcopy(spec), "host": host}
-    data["ngos"] = ngos
-    for org in data["organisations"].values():
-        for key in HOST_LISTS:
-            org[key] = [name for place in org.get(key, []) for name in copies.get(place, [place])]
-    for ev in data.get("events", []):
-        if ev.get("hosts"):
-            ev["hosts"] = [name for h in ev["hosts"] for name in copies[h]]
-    return Scenario.model_validate(data)
+from worlds import scaled  # noqa: E402
 
 
 def peak_mb() -> float:

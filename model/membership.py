@@ -23,13 +23,15 @@ if TYPE_CHECKING:
 MONEY_MEMORY = 0.1  # weight of this step's project spending in its moving average (about 10 steps)
 
 
-def regional_standing(member: np.ndarray, region: list[str]) -> np.ndarray:
-    """(I, H) share of each host's regional peers (other hosts of its region) that are members of
-    each organisation; 0 for a host alone in its region."""
-    labels = np.asarray(region, dtype=object)
-    peers = (labels[:, None] == labels[None, :]) & ~np.eye(labels.size, dtype=bool)  # (H, H)
-    count = peers.sum(axis=0)
-    return (member.astype(float) @ peers) / np.maximum(count, 1)[None, :]
+def regional_standing(member: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """(I, H) share of each host's regional peers (the other hosts of its region; ``region``:
+    each host's region as a number) that are members of each organisation; 0 for a host alone in
+    its region. Counted per region, so the cost grows with hosts, not with their square."""
+    n_regions = int(region.max()) + 1 if region.size else 0
+    in_region = np.zeros((member.shape[0], n_regions))
+    np.add.at(in_region, (slice(None), region), member)  # members of each organisation per region
+    peers = np.bincount(region, minlength=n_regions)[region] - 1  # (H,) other hosts of its region
+    return (in_region[:, region] - member) / np.maximum(peers, 1)[None, :]
 
 
 def membership_benefit(model: MigovModel) -> np.ndarray:
@@ -37,7 +39,7 @@ def membership_benefit(model: MigovModel) -> np.ndarray:
     io, hs, p = model.io, model.hs, model.p
     money = p.membership_money_value * hs.wants[:, 0][None, :] * io.project_money_avg
     contacts = p.membership_contacts_value * hs.wants[:, 1][None, :] * 0.5 * (
-        io.office + regional_standing(io.member, hs.region))
+        io.office + regional_standing(io.member, hs.region_index))
     return (1.0 - hs.sovereignty)[None, :] * (money + contacts)
 
 

@@ -378,16 +378,21 @@ class MigovModel(mesa.Model):
         demand = dn.envelope @ dn.priorities
         self.donor_demand = demand / demand.max() if demand.max() > 0 else demand
         # each IO's implementing partner per host: its partner NGO there with the best
-        # reputation, else the best-reputed NGO in the host, else none (-1)
-        host_onehot = np.zeros((ng.n, hs.n), dtype=bool)
-        host_onehot[np.arange(ng.n), ng.host] = True
-        self.ngo_partner_in_host = (io.partner_ngo.astype(float) @ host_onehot) > 0
+        # reputation, else the best-reputed NGO in the host, else none (-1); ties go to the
+        # first NGO listed. NGOs are sorted by host, then by score (at least 1), per organisation.
+        rows, cols = np.nonzero(io.partner_ngo)
+        self.ngo_partner_in_host = np.zeros((io.n, hs.n), dtype=bool)
+        self.ngo_partner_in_host[rows, ng.host[cols]] = True
+        self.implementing_partner = np.full((io.n, hs.n), -1, dtype=np.int64)
         if ng.n == 0:
-            self.implementing_partner = np.full((io.n, hs.n), -1, dtype=np.int64)
             return
-        score = host_onehot[None, :, :] * (1.0 + ng.reputation[None, :, None] + 2.0 * io.partner_ngo[:, :, None])
-        best = score.argmax(axis=1)  # (I, H)
-        self.implementing_partner = np.where(host_onehot.any(axis=0)[None, :], best, -1)
+        score = 1.0 + ng.reputation[None, :] + 2.0 * io.partner_ngo  # (I, N)
+        order = np.lexsort((-score, np.broadcast_to(ng.host, score.shape)), axis=-1)  # stable: ties by row
+        host_sorted = ng.host[order]
+        first = np.ones(order.shape, dtype=bool)
+        first[:, 1:] = host_sorted[:, 1:] != host_sorted[:, :-1]
+        who, at = np.nonzero(first)
+        self.implementing_partner[who, host_sorted[who, at]] = order[who, at]
 
     # ------------------------------------------------------------------ observation
     def _make_datacollector(self, collect_agents: bool) -> mesa.DataCollector:

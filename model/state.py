@@ -9,6 +9,7 @@ conventions: ``i`` organisations, ``d`` donors, ``h`` hosts, ``n`` NGOs, ``k`` i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -104,6 +105,11 @@ class HostArrays:
 
     def in_region(self, region: str) -> Array:
         return np.array([r == region for r in self.region], dtype=bool)
+
+    @cached_property
+    def region_index(self) -> Array:
+        """(H,) each host's region as a number (regions are fixed)."""
+        return np.unique(np.asarray(self.region, dtype=object), return_inverse=True)[1].astype(np.int64)
 
 
 @dataclass

@@ -166,3 +166,5 @@ def test_average_ranks_equal_scipys_rankdata(values):
 
     x = np.array(values)
     assert np.array_equal(average_ranks(x), rankdata(x))  # exactly: every rank is a whole or half number
+    rows = np.vstack([x, x[::-1], np.roll(x, 1)])  # each row ranked on its own, as rankdata(axis=1)
+    assert np.array_equal(average_ranks(rows), rankdata(rows, axis=1))

@@ -619,3 +619,22 @@ def test_venue_budget_is_paid_by_donors_and_spent_on_products():
     assert m.ledger.spent["venue"] == pytest.approx(m.venue.products * m.p.knowledge_cost)
     assert m.venue.account == pytest.approx(8 * 2.0 - m.ledger.spent["venue"])
     assert m.ledger_error() <= 1e-9
+
+
+def test_the_implementing_partner_is_the_best_partner_ngo_in_the_host_else_the_best_reputed():
+    """Per organisation and host: its partner NGO there with the best reputation, else the
+    best-reputed NGO in the host, ties to the first listed, -1 where the host has no NGO."""
+    m = MigovModel("baseline", seed=1, steps=2)
+    rng = np.random.default_rng(0)
+    m.ng.reputation[:] = rng.choice([0.2, 0.5, 0.5, 0.9], size=m.ng.n)  # ties on purpose
+    m.io.partner_ngo[:] = rng.random(m.io.partner_ngo.shape) < 0.3
+    m._refresh_views()
+    for i in range(m.io.n):
+        for h in range(m.hs.n):
+            here = np.flatnonzero(m.ng.host == h)
+            if here.size == 0:
+                assert m.implementing_partner[i, h] == -1
+                continue
+            score = 1.0 + m.ng.reputation[here] + 2.0 * m.io.partner_ngo[i, here]
+            assert m.implementing_partner[i, h] == here[np.argmax(score)]
+            assert m.ngo_partner_in_host[i, h] == m.io.partner_ngo[i, here].any()

@@ -193,3 +193,19 @@ def test_un_system_entry_makes_an_organisation_eligible_for_a_un_only_venue():
 def test_un_system_entry_names_a_known_organisation():
     with pytest.raises(ScenarioError, match="organisation"):
         _venue_world("open", events=[{"type": "un_system_entry", "at": 1, "organisation": "Nobody"}])
+
+
+def test_regional_standing_is_the_share_of_a_hosts_regional_peers_that_are_members():
+    """Counted per region (linear in hosts) it equals the pairwise definition: for each host, the
+    members among the other hosts of its region over their number; 0 for a host alone."""
+    rng = np.random.default_rng(3)
+    labels = ["N", "S", "N", "E", "S", "N", "W"]  # W is alone in its region
+    region = np.unique(np.array(labels, dtype=object), return_inverse=True)[1]
+    member = rng.random((4, len(labels))) < 0.5
+    got = membership.regional_standing(member, region)
+    for i in range(member.shape[0]):
+        for h, r in enumerate(labels):
+            peers = [g for g, s in enumerate(labels) if s == r and g != h]
+            want = sum(member[i, g] for g in peers) / max(len(peers), 1)
+            assert got[i, h] == want
+    assert (got[:, labels.index("W")] == 0).all()
