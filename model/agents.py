@@ -49,10 +49,10 @@ class FieldAgent(mesa.Agent):
         return f"{type(self).__name__}({self.name!r})"
 
     @classmethod
-    def reports(cls, model: MigovModel) -> dict[str, list]:
-        """Every ``reported`` column for all agents of this kind at once, in row order: the values
-        the properties give one agent at a time (the same numbers and types; a test holds them
-        equal), computed in bulk for the agent table."""
+    def reports(cls, model: MigovModel) -> dict[str, np.ndarray]:
+        """Every ``reported`` column for all agents of this kind at once, in row order, as arrays
+        of their own (copies, so later steps do not change them): the values the properties give
+        one agent at a time (a test holds them equal, in value and type), in bulk for the table."""
         return {}
 
 
@@ -79,7 +79,7 @@ class InternationalOrganisation(FieldAgent):
     }
 
     @classmethod
-    def reports(cls, model: MigovModel) -> dict[str, list]:
+    def reports(cls, model: MigovModel) -> dict[str, np.ndarray]:
         io = model.io
         out = {
             "budget": io.core + io.earmarked, "core_funds": io.core, "earmarked_funds": io.earmarked,
@@ -91,7 +91,7 @@ class InternationalOrganisation(FieldAgent):
             "partners": io.partner_io.sum(axis=1), "members": io.member.sum(axis=1),
             **{f"p_{action}": model.probs[:, j] for j, action in enumerate(ACTIONS)},
         }
-        return {k: v.tolist() for k, v in out.items()}
+        return {k: np.array(v) for k, v in out.items()}
 
     # ---------------------------------------------------------------- state, read from arrays
     @property
@@ -346,8 +346,8 @@ class DonorState(FieldAgent):
     reported: ClassVar[dict[str, str]] = {"envelope": "envelope", "disbursed": "disbursed"}
 
     @classmethod
-    def reports(cls, model: MigovModel) -> dict[str, list]:
-        return {"envelope": model.dn.envelope.tolist(), "disbursed": model.dn.disbursed.tolist()}
+    def reports(cls, model: MigovModel) -> dict[str, np.ndarray]:
+        return {"envelope": model.dn.envelope.copy(), "disbursed": model.dn.disbursed.copy()}
 
     @property
     def envelope(self) -> float:
@@ -374,11 +374,11 @@ class HostGovernment(FieldAgent):
                                           "foreign_money": "foreign_money", "offices_hosted": "offices_hosted"}
 
     @classmethod
-    def reports(cls, model: MigovModel) -> dict[str, list]:
+    def reports(cls, model: MigovModel) -> dict[str, np.ndarray]:
         hs = model.hs
-        return {"pressure": hs.pressure.sum(axis=1).tolist(), "refusals": hs.refusals.astype(np.int64).tolist(),
-                "grants": model.grants_host.astype(np.int64).tolist(), "foreign_money": model.spend_host.tolist(),
-                "offices_hosted": model.io.office.sum(axis=0).tolist()}
+        return {"pressure": hs.pressure.sum(axis=1), "refusals": hs.refusals.astype(np.int64),
+                "grants": model.grants_host.astype(np.int64), "foreign_money": model.spend_host.copy(),
+                "offices_hosted": model.io.office.sum(axis=0)}
 
     @property
     def region(self) -> str:
@@ -424,10 +424,10 @@ class NGO(FieldAgent):
     }
 
     @classmethod
-    def reports(cls, model: MigovModel) -> dict[str, list]:
+    def reports(cls, model: MigovModel) -> dict[str, np.ndarray]:
         ng = model.ng
-        return {"funds": ng.funds.tolist(), "income_direct": ng.income_direct.tolist(),
-                "income_subcontract": ng.income_subcontract.tolist()}
+        return {"funds": ng.funds.copy(), "income_direct": ng.income_direct.copy(),
+                "income_subcontract": ng.income_subcontract.copy()}
 
     @property
     def funds(self) -> float:
