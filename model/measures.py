@@ -101,33 +101,35 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
     return ranks.reshape(np.shape(x))
 
 
-def rank_correlations(series: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Spearman's rank correlation of each row of ``series`` with ``other``, ties given their
-    average rank (an organisation spends nothing in most hosts), all rows at once with
-    ``np.corrcoef``'s arithmetic (the same to the last few bits); NaN for a row, or an ``other``,
-    that is constant, and with fewer than three values."""
+def rank_correlations(series: np.ndarray, *others: np.ndarray) -> np.ndarray:
+    """Spearman's rank correlation of each row of ``series`` with each of ``others``, (rows,
+    others), ties given their average rank (an organisation spends nothing in most hosts): the
+    rows ranked once, then correlated all at once with ``np.corrcoef``'s arithmetic (the same to
+    the last few bits); NaN for a row, or an other, that is constant, and with fewer than three
+    values."""
     series = np.atleast_2d(series)
     n = series.shape[1]
-    out = np.full(series.shape[0], np.nan)
-    if n < 3 or np.ptp(other) == 0:
-        return out
-    varies = np.ptp(series, axis=1) > 0
+    out = np.full((series.shape[0], len(others)), np.nan)
+    varies = np.ptp(series, axis=1) > 0 if n >= 3 else np.zeros(series.shape[0], dtype=bool)
     if not varies.any():
         return out
     ranks = average_ranks(series[varies])
     x = ranks - ranks.mean(axis=1, keepdims=True)
-    other_ranks = average_ranks(other)
-    y = other_ranks - other_ranks.mean()
     scale = 1.0 / (n - 1)
-    cov = (x @ y) * scale
-    sd_x, sd_y = np.sqrt(np.einsum("ij,ij->i", x, x) * scale), np.sqrt((y @ y) * scale)
-    out[varies] = np.clip(cov / sd_x / sd_y, -1.0, 1.0)
+    sd_x = np.sqrt(np.einsum("ij,ij->i", x, x) * scale)
+    for j, other in enumerate(others):
+        if np.ptp(other) == 0:
+            continue
+        other_ranks = average_ranks(other)
+        y = other_ranks - other_ranks.mean()
+        cov = (x @ y) * scale
+        out[varies, j] = np.clip(cov / sd_x / np.sqrt((y @ y) * scale), -1.0, 1.0)
     return out
 
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation of two series (``rank_correlations`` for one)."""
-    return float(rank_correlations(a, b)[0])
+    return float(rank_correlations(a, b)[0, 0])
 
 
 def spending_alignment(model: MigovModel, spendings: np.ndarray) -> np.ndarray:
@@ -138,7 +140,7 @@ def spending_alignment(model: MigovModel, spendings: np.ndarray) -> np.ndarray:
     NaN where the spending does not vary."""
     pressure = model.hs.pressure.sum(axis=1)
     interest = model.dn.envelope @ model.dn.host_weight
-    return np.column_stack([rank_correlations(spendings, pressure), rank_correlations(spendings, interest)])
+    return rank_correlations(spendings, pressure, interest)
 
 
 def compute_measures(model: MigovModel) -> dict[str, float]:

@@ -130,6 +130,7 @@ class MigovModel(mesa.Model):
         self.portfolio = projects.Portfolio()
         self.venue_visibility = np.zeros(len(scenario.organisations))  # set by the venue, read next step
         self.event_log: list[dict] = []
+        self._logged_label: tuple[int | None, str] = (None, "")
         self.calls: list = []
         self.appealing = np.zeros((len(scenario.organisations), len(scenario.hosts), len(self.issues)), dtype=bool)
         self.emergency = np.zeros(len(scenario.donors))  # donors' answer to appeals this step
@@ -296,7 +297,9 @@ class MigovModel(mesa.Model):
         self.log("office", f"{io.names[i]} closes its office in {self.hs.names[h]}: {reason}", io.names[i])
 
     def log(self, kind: str, text: str, agent: str) -> None:
-        row = {"step": self.steps, "date": self.step_label(self.steps), "kind": kind, "agent": agent, "text": text}
+        if self._logged_label[0] != self.steps:  # one label a step, however many events
+            self._logged_label = (self.steps, self.step_label(self.steps))
+        row = {"step": self.steps, "date": self._logged_label[1], "kind": kind, "agent": agent, "text": text}
         self.event_log.append(row)
 
     def step_label(self, step: int) -> str:
