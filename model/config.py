@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -721,6 +722,13 @@ def _looked_in(ref: str, folder: Path) -> str:
         return f"looked for {base_candidates(ref, folder)[0]}"
     places = dict.fromkeys(str(d) for d in [folder.resolve(), *library_dirs()])
     return f"looked for {ref}.yaml in {', '.join(places)}"
+
+
+def copy_data(data: Any) -> Any:
+    """A deep copy of plain scenario data (the dicts, lists and scalars read from YAML), made by
+    pickling: the same as ``copy.deepcopy`` for such data, about three times faster (experiments
+    copy a scenario for every value they check and every run)."""
+    return pickle.loads(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def read_resolved(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:

@@ -18,7 +18,6 @@ parameters, gives what an uninterrupted one gives.
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import random
@@ -34,7 +33,7 @@ from migov.experiments.calibration.spec import find_shipped, steps_through
 from migov.experiments.sweep.experiment import MAX_SEED, read_checked
 from migov.experiments.sweep.loaded import _scenario_path
 from migov.model import ScenarioError
-from migov.model.config import Strict, read_resolved, set_paths
+from migov.model.config import Strict, copy_data, read_resolved, set_paths
 from migov.model.config import validate_scenario as validate_scenario_data
 from pydantic import Field, model_validator
 
@@ -141,12 +140,12 @@ class LoadedExploration:
         from migov.experiments.sweep.loaded import code_hash
 
         blob = json.dumps(self.exp.model_dump(mode="json"), sort_keys=True).encode()
-        sc = validate_scenario_data(copy.deepcopy(self.scenario_data), str(self.scenario_path))
+        sc = validate_scenario_data(copy_data(self.scenario_data), str(self.scenario_path))
         return {"exploration_hash": hashlib.sha256(blob).hexdigest()[:16], "scenario_hash": sc.content_hash(),
                 "code_hash": code_hash(), "quick": bool(quick)}
 
     def steps(self) -> int:
-        sim = validate_scenario_data(copy.deepcopy(self.scenario_data), str(self.scenario_path)).simulation
+        sim = validate_scenario_data(copy_data(self.scenario_data), str(self.scenario_path)).simulation
         return steps_through(max(p.year for p in self.exp.patterns.values()), sim)
 
 
@@ -162,13 +161,13 @@ def load_exploration(path: str | Path) -> LoadedExploration:
     scenario_data = read_resolved(scenario_path)
     for name, rng in exp.parameters.items():
         for value in (rng.low, rng.high):
-            probe = copy.deepcopy(scenario_data)
+            probe = copy_data(scenario_data)
             try:
                 set_paths(probe, rng.path, value, source=str(p))
                 validate_scenario_data(probe, str(p))
             except ScenarioError as err:
                 raise ScenarioError(str(p), f"parameters.{name}", f"{value:g} at {rng.path}: {err.message}") from None
-    sc = validate_scenario_data(copy.deepcopy(scenario_data), str(scenario_path))
+    sc = validate_scenario_data(copy_data(scenario_data), str(scenario_path))
     for name, pat in exp.patterns.items():
         for org in pat.organisations or ([pat.organisation] if pat.organisation else []):
             if org not in sc.organisations:

@@ -8,7 +8,6 @@ it stay a test the calibration never saw, and the report sets the posterior agai
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -19,7 +18,7 @@ from migov.experiments.sweep.experiment import LIBRARY, MAX_SEED, read_checked
 from migov.experiments.sweep.loaded import _scenario_path
 from migov.experiments.validation.facts import FACTS, Fact, load_facts
 from migov.model import ScenarioError
-from migov.model.config import Simulation, Strict, read_resolved, set_paths
+from migov.model.config import Simulation, Strict, copy_data, read_resolved, set_paths
 from migov.model.config import validate_scenario as validate_scenario_data
 from pydantic import Field, model_validator
 
@@ -151,7 +150,7 @@ class LoadedCalibration:
         self.cal = cal
         self.scenario_path = scenario_path
         self.scenario_data = scenario_data
-        self.base = validate_scenario_data(copy.deepcopy(scenario_data), str(scenario_path))
+        self.base = validate_scenario_data(copy_data(scenario_data), str(scenario_path))
         self.rows = rows  # (fact, first year, last year, weight of the row)
         self.facts_path = facts_path
 
@@ -196,7 +195,7 @@ def load_calibration(path: str | Path, facts_path: Path = FACTS) -> LoadedCalibr
     scenario_data = read_resolved(scenario_path)
     for name, fp in cal.parameters.items():
         for value in fp.prior.bounds:
-            probe = copy.deepcopy(scenario_data)
+            probe = copy_data(scenario_data)
             try:
                 set_paths(probe, fp.path, value, source=str(p))
             except ScenarioError as err:
@@ -234,7 +233,7 @@ def load_calibration(path: str | Path, facts_path: Path = FACTS) -> LoadedCalibr
         for first, last, _, _ in record:
             if last in years:
                 rows.append((fact, first, last, t.weight / len(years)))
-    start = validate_scenario_data(copy.deepcopy(scenario_data), str(scenario_path)).simulation.start_year
+    start = validate_scenario_data(copy_data(scenario_data), str(scenario_path)).simulation.start_year
     early = [(f.id, first) for f, first, _, _ in rows if first < start]
     if early:
         raise ScenarioError(str(p), "targets", f"'{early[0][0]}' needs {early[0][1]}, before the scenario starts "

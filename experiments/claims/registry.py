@@ -23,7 +23,6 @@ the model.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib
 import json
@@ -43,7 +42,7 @@ from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
 from migov.experiments.sweep.provenance import of_sweep
 from migov.model import Scenario, ScenarioError, load_scenario
 from migov.model.agents import static_attributes
-from migov.model.config import Source, Strict, _format_pydantic, read_yaml, set_paths
+from migov.model.config import Source, Strict, _format_pydantic, copy_data, read_yaml, set_paths
 from pydantic import Field, ValidationError, model_validator
 from scipy import stats
 
@@ -265,7 +264,7 @@ def lacked_path(data: dict, values: dict[str, Any]) -> ScenarioError | None:
     """The error ``set_paths`` gives for the first of ``values``' paths the scenario ``data`` lacks, if any."""
     for path, value in values.items():
         try:
-            set_paths(copy.deepcopy(data), path, value.item() if isinstance(value, np.generic) else value, "--ranges")
+            set_paths(copy_data(data), path, value.item() if isinstance(value, np.generic) else value, "--ranges")
         except ScenarioError as err:
             return err
     return None

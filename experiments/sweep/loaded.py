@@ -4,7 +4,6 @@ that decides its results: the files, the design, the code) for resuming safely."
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import inspect
 import json
@@ -33,6 +32,7 @@ from migov.model import Scenario, ScenarioError
 from migov.model.agents import static_attributes
 from migov.model.config import (
     _format_pydantic,
+    copy_data,
     find_scenario,
     read_resolved,
     set_paths,
@@ -59,7 +59,7 @@ class LoadedExperiment:
         self.exp = exp
         self.scenario_path = scenario_path
         self.scenario_data = scenario_data
-        self.base = validate_scenario(copy.deepcopy(scenario_data), str(scenario_path))
+        self.base = validate_scenario(copy_data(scenario_data), str(scenario_path))
         self.table = table  # a csv design's points, when they came in memory rather than from the file
 
     def design(self) -> Any:
@@ -99,7 +99,7 @@ class LoadedExperiment:
             return []
         names = sorted({str(v) for v in design[SCENARIO_COLUMN].dropna() if str(v)})
         datas = [self.base.model_dump(mode="json")]
-        datas += [validate_scenario(copy.deepcopy(self.other_scenario(n)[0]), n).model_dump(mode="json")
+        datas += [validate_scenario(copy_data(self.other_scenario(n)[0]), n).model_dump(mode="json")
                   for n in names]
         out = []
         for path in self.posterior.paths:
@@ -174,7 +174,7 @@ class LoadedExperiment:
         if design is None:
             design = self.design()
         others = sorted({str(v) for v in design[SCENARIO_COLUMN].dropna()}) if SCENARIO_COLUMN in design else []
-        resolved = {n: validate_scenario(copy.deepcopy(self.other_scenario(n)[0]), n).content_hash() for n in others}
+        resolved = {n: validate_scenario(copy_data(self.other_scenario(n)[0]), n).content_hash() for n in others}
         return {
             "experiment": self.exp.content_hash(),
             "scenario": self.base.content_hash(),
@@ -195,7 +195,7 @@ class LoadedExperiment:
 def scenario_with(base: dict, params: Mapping[str, Any], source: str, where: str) -> Scenario:
     """A copy of raw scenario data with ``params`` (dotted path -> value) set and validated: the
     one code path of sweeps and ``migov.evaluate``. Empty values (None or NaN) are left out."""
-    data = copy.deepcopy(base)
+    data = copy_data(base)
     for key, value in params.items():
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
@@ -305,9 +305,14 @@ def _check_salib_parameters(loaded: LoadedExperiment) -> None:
 def _check_values(loaded: LoadedExperiment, source: str, path_field: str, value_field: str, key: str,
                   values: list) -> None:
     """Each value set at ``key`` in the base scenario, which must accept it (the code path of
-    ``migov run --set``); errors name ``path_field`` for a bad path, ``value_field`` for a value."""
+    ``migov run --set``); errors name ``path_field`` for a bad path, ``value_field`` for a value.
+    A value already checked at ``key`` for this experiment (a csv design's column and the same
+    parameter's levels) is not checked again."""
+    done = loaded.__dict__.setdefault("_checked_values", set())
     for value in values:
-        probe = copy.deepcopy(loaded.scenario_data)
+        if (key, repr(value)) in done:
+            continue
+        probe = copy_data(loaded.scenario_data)
         try:
             set_paths(probe, key, value, source=source)
         except ScenarioError as err:
@@ -318,6 +323,7 @@ def _check_values(loaded: LoadedExperiment, source: str, path_field: str, value_
         except ScenarioError as err:
             raise ScenarioError(source, value_field, f"{value!r} is not allowed for {err.field}: {err.message}"
                                 ) from None
+        done.add((key, repr(value)))
 
 
 def _check_scenarios(loaded: LoadedExperiment, source: str, named: list[tuple[str, Any]]) -> None:
@@ -325,7 +331,7 @@ def _check_scenarios(loaded: LoadedExperiment, source: str, named: list[tuple[st
     and validate."""
     for field, name in named:
         try:
-            validate_scenario(copy.deepcopy(loaded.other_scenario(str(name))[0]), str(name))
+            validate_scenario(copy_data(loaded.other_scenario(str(name))[0]), str(name))
         except ScenarioError as err:
             raise ScenarioError(source, field, str(err)) from None
 
@@ -381,7 +387,7 @@ def _check_measures(loaded: LoadedExperiment) -> None:
         return
     from difflib import get_close_matches
 
-    known = measure_names([loaded.base, *(validate_scenario(copy.deepcopy(loaded.other_scenario(n)[0]), n)
+    known = measure_names([loaded.base, *(validate_scenario(copy_data(loaded.other_scenario(n)[0]), n)
                                           for n in _scenario_names(loaded))])
     for i, name in enumerate(wanted):
         field = f"collect.measures[{i}]"
