@@ -44,8 +44,9 @@ def settle_budgets(model: MigovModel) -> None:
     charged = np.minimum(on_projects, io.earmarked) if projectised else np.zeros(io.n)
     io.earmarked -= charged
     ledger.spend("offices", float(charged.sum()))
+    costs = running_costs(model).sum(axis=1)  # row i changes only while organisation i sheds
     for i in range(io.n):
-        cost = max(float(running_costs(model, i).sum()) - charged[i], 0.0)
+        cost = max(float(costs[i]) - charged[i], 0.0)
         while io.locations[i].any() and io.core[i] < cost:
             shed_location(model, i, active[i], running[i])
             cost = max(float(running_costs(model, i).sum()) - charged[i], 0.0)
@@ -61,8 +62,9 @@ def settle_budgets(model: MigovModel) -> None:
     demand = (io.mandate[:, None, :] * model.hs.pressure[None, :, :]).max(axis=2)
     demand = demand * model.dn.host_weight.mean(axis=0)[None, :]
     demand = np.where(io.office | model.closed_now, -np.inf, demand)  # no reopening in the step it closed
+    costs = running_costs(model).sum(axis=1)  # an opening changes only the row of the one that opens
     for i in range(io.n):
-        need = p.office_opening_cost + p.office_reserve * (float(running_costs(model, i).sum()) + p.office_cost)
+        need = p.office_opening_cost + p.office_reserve * (float(costs[i]) + p.office_cost)
         if io.core[i] < need or not np.isfinite(demand[i]).any():
             continue
         h = int(np.argmax(demand[i]))
