@@ -89,6 +89,9 @@ def ema_model(experiment: str | Path | LoadedExperiment, *, replicates: int | No
     from ema_workbench import Model, ScalarOutcome
     loaded = experiment if isinstance(experiment, LoadedExperiment) else load_experiment(experiment)
     exp = loaded.exp
+    if exp.crn_block:
+        raise ScenarioError(str(loaded.path), "crn_block", "an EMA model gives every experiment the same replicate "
+                            "seeds; remove crn_block to drive this experiment from EMA Workbench")
     if exp.design.type == "csv" and not exp.parameters:
         raise ScenarioError(str(loaded.path), "parameters", "is empty; an EMA model's uncertainties come from the "
                             "experiment's parameters (a csv design alone gives none)")

@@ -8,12 +8,17 @@ and ``get_*_dataframe`` methods, so users read it as Mesa's) that records the mo
 reporters in bulk: the measures dictionary the step has just computed, and each kind's
 ``reports`` (its columns for all its agents at once, as arrays kept per step). The agent table is
 built from those arrays once, when it is asked for; Mesa's per-agent tuples are made only if
-something reads ``_agent_records``.
+something reads ``_agent_records``. Agents of a kind without bulk reports (a subclass, say) are
+read one by one, as Mesa reads them.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
+from copy import deepcopy
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -24,18 +29,39 @@ if TYPE_CHECKING:
     from .model import MigovModel
 
 
+@dataclass(frozen=True)
+class Layout:
+    """The agents of one collect, in ``model.agents`` order: ids, names and kinds; for each kind
+    with bulk reports, its agents' state rows and their positions; the agents read one by one."""
+
+    ids: tuple[int, ...]
+    names: list[str]
+    kinds: list[str]
+    blocks: list[tuple[type, np.ndarray, np.ndarray]]  # (kind, state rows, positions)
+    others: list[tuple[int, Any]]  # (position, agent) of agents of no kind with bulk reports
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    step: int
+    layout: Layout
+    bulk: dict[type, dict[str, np.ndarray]]  # kind -> column -> values for its agents (copies)
+    single: dict[str, list]  # column -> values of the agents read one by one, in layout.others order
+
+
 class FieldDataCollector(mesa.DataCollector):
     """Mesa's DataCollector with the model's measures and the agent table recorded in bulk.
 
     ``measures``: the model reporters that read ``model.measures[name]`` (floats, stored as they
     are: nothing for a deep copy to protect); ``agent_columns``: the agent table's columns as
     ``{column: attribute}`` (``AGENT_REPORTERS``), filled from the ``reports`` of ``kinds``
-    (``AGENT_CLASSES``). Other model reporters are called one by one, as Mesa does."""
+    (``AGENT_CLASSES``). Other model reporters are collected as Mesa collects them."""
 
     def __init__(self, model_reporters: Mapping[str, Any], measures: list[str],
                  agent_columns: Mapping[str, str] | None, kinds: tuple):
-        self._snapshots: list[tuple[int, dict]] = []  # (step, {kind: {column: array}}) per collect
-        self._layout: tuple | None = None  # agents in model order: ids, names, kinds, (kind, rows) blocks
+        self._snapshots: dict[int, Snapshot] = {}  # by step: collecting a step again replaces it, as in Mesa
+        self._records_cache: dict[int, list[tuple]] = {}  # step -> Mesa's tuples, made when read
+        self._layout: Layout | None = None
         super().__init__(model_reporters={**model_reporters, **dict.fromkeys(measures, "measures")},
                          agent_reporters=dict(agent_columns) if agent_columns else None)
         self.measure_names = list(measures)
@@ -43,10 +69,11 @@ class FieldDataCollector(mesa.DataCollector):
         self.kinds = kinds
         self.agent_columns = dict(agent_columns or {})
 
-    # Mesa's per-step lists of agent tuples, made from the arrays only when read
+    # Mesa's per-step lists of agent tuples, each step's made from its arrays when first read
+    # (Mesa's batch_run reads one step at a time)
     @property
-    def _agent_records(self) -> dict[int, list[tuple]]:
-        return {step: self._tuples(step, reports) for step, reports in self._snapshots}
+    def _agent_records(self) -> Mapping[int, list[tuple]]:
+        return _Records(self)
 
     @_agent_records.setter
     def _agent_records(self, value: dict) -> None:  # Mesa's __init__ sets it empty
@@ -54,72 +81,114 @@ class FieldDataCollector(mesa.DataCollector):
             raise ValueError("FieldDataCollector keeps agent records as arrays; they cannot be assigned")
 
     def collect(self, model: MigovModel) -> None:
-        for var, reporter in self.mesa_reporters.items():
-            self.model_vars[var].append(reporter(model) if callable(reporter) else getattr(model, reporter, None))
+        for var, reporter in self.mesa_reporters.items():  # Mesa's rules for its kinds of reporter
+            if isinstance(reporter, types.LambdaType | partial):
+                value = reporter(model)
+            elif isinstance(reporter, str):
+                value = getattr(model, reporter, None)
+            elif isinstance(reporter, list):
+                value = reporter[0](*reporter[1])
+            else:
+                value = reporter()
+            self.model_vars[var].append(deepcopy(value))
         measures = model.measures
         for name in self.measure_names:
             self.model_vars[name].append(measures[name])
         if self.agent_reporters:
-            if self._layout is None or len(self._layout[0]) != len(model.agents):
+            self._records_cache.pop(model.steps, None)
+            ids = tuple(a.unique_id for a in model.agents)
+            if self._layout is None or self._layout.ids != ids:  # agents added or removed: a new layout
                 self._layout = self._agents_in_order(model)
-            self._snapshots.append((model.steps, {cls: cls.reports(model) for cls, _ in self._layout[3]}))
+            layout = self._layout
+            bulk = {cls: cls.reports(model) for cls, _, _ in layout.blocks}
+            single = {column: [getattr(a, attr, None) for _, a in layout.others]
+                      for column, attr in self.agent_columns.items()} if layout.others else {}
+            self._snapshots[model.steps] = Snapshot(model.steps, layout, bulk, single)
 
-    def _agents_in_order(self, model: MigovModel) -> tuple:
-        """The agents as ``model.agents`` lists them: unique ids, names, kinds, and for each kind
-        the state row of each of its agents and their positions in that order."""
+    def _agents_in_order(self, model: MigovModel) -> Layout:
         agents = list(model.agents)
-        position = {a.unique_id: p for p, a in enumerate(agents)}
-        blocks = []
+        blocks, covered = [], set()
         for cls in self.kinds:
-            mine = list(model.agents_by_type.get(cls, ()))
-            if mine:
-                blocks.append((cls, (np.array([a.idx for a in mine]), np.array([position[a.unique_id] for a in mine]))))
-        return ([a.unique_id for a in agents], [a.name for a in agents], [a.kind for a in agents], blocks)
+            mine = [(p, a) for p, a in enumerate(agents) if type(a) is cls]
+            if mine and "reports" in vars(cls):  # the kind defines its own bulk reports
+                blocks.append((cls, np.array([a.idx for _, a in mine]), np.array([p for p, _ in mine])))
+                covered.update(p for p, _ in mine)
+        others = [(p, a) for p, a in enumerate(agents) if p not in covered]
+        return Layout(tuple(a.unique_id for a in agents), [getattr(a, "name", None) for a in agents],
+                      [getattr(a, "kind", None) for a in agents], blocks, others)
 
-    def _column(self, reports: dict, column: str, attr: str) -> list:
+    def _column(self, snap: Snapshot, column: str, attr: str) -> list:
         """One column for every agent at one step, in model order (None where a kind lacks it)."""
-        ids, names, kinds, blocks = self._layout
+        layout = snap.layout
         if attr == "name":
-            return names
+            return list(layout.names)
         if attr == "kind":
-            return kinds
-        values: list = [None] * len(ids)
-        for cls, (rows, at) in blocks:
-            if column in reports[cls]:
-                for p, v in zip(at.tolist(), reports[cls][column][rows].tolist(), strict=True):
+            return list(layout.kinds)
+        values: list = [None] * len(layout.ids)
+        for cls, rows, at in layout.blocks:
+            if column in snap.bulk[cls]:
+                for p, v in zip(at.tolist(), snap.bulk[cls][column][rows].tolist(), strict=True):
                     values[p] = v
+        for (p, _), v in zip(layout.others, snap.single.get(column, ()), strict=False):
+            values[p] = v
         return values
 
-    def _tuples(self, step: int, reports: dict) -> list[tuple]:
-        columns = [self._column(reports, c, a) for c, a in self.agent_columns.items()]
-        return [(step, uid, *values) for uid, values in zip(self._layout[0], zip(*columns, strict=True), strict=True)]
+    def _tuples(self, snap: Snapshot) -> list[tuple]:
+        columns = [self._column(snap, c, a) for c, a in self.agent_columns.items()]
+        return [(snap.step, uid, *values) for uid, values in zip(snap.layout.ids, zip(*columns, strict=True),
+                                                                  strict=True)]
 
     def get_agent_vars_dataframe(self) -> pd.DataFrame:
         """Mesa's agent table (index Step and AgentID, a column per reporter), built column by column
-        from the arrays: the same values and dtypes as Mesa's, which packs a tuple per agent."""
-        if not self.agent_reporters:
+        from the arrays: the same values and dtypes as Mesa's, which packs a tuple per agent. Steps
+        whose agents differ, or agents read one by one, go through Mesa's own construction."""
+        snaps = list(self._snapshots.values())
+        if not self.agent_reporters or not snaps:
             return super().get_agent_vars_dataframe()
-        n_steps = len(self._snapshots)
-        ids, names, kinds, blocks = self._layout if self._layout else ([], [], [], [])
-        n = len(ids)
+        layout = snaps[0].layout
+        if any(s.layout is not layout for s in snaps) or layout.others:
+            return super().get_agent_vars_dataframe()
+        n, n_steps = len(layout.ids), len(snaps)
         data = {}
         for column, attr in self.agent_columns.items():
             if attr in ("name", "kind"):
-                data[column] = np.tile(np.asarray(names if attr == "name" else kinds, dtype=object), n_steps)
+                data[column] = np.tile(np.asarray(layout.names if attr == "name" else layout.kinds, dtype=object),
+                                       n_steps)
                 continue
-            have = [(cls, rows, at) for cls, (rows, at) in blocks if n_steps and column in self._snapshots[0][1][cls]]
+            have = [(cls, rows, at) for cls, rows, at in layout.blocks if column in snaps[0].bulk[cls]]
             if not have:  # no agent here reports it: Mesa's column of None
                 data[column] = np.full(n * n_steps, None, dtype=object)
                 continue
+            first = [np.asarray(snaps[0].bulk[cls][column]) for cls, _, _ in have]
+            if not all(f.dtype.kind in "iuf" for f in first):  # not numbers: Mesa's own construction
+                return super().get_agent_vars_dataframe()
             filled = sum(len(at) for _, _, at in have) == n
-            first = np.asarray(self._snapshots[0][1][have[0][0]][column])
-            dtype = first.dtype if filled and len(have) == 1 else np.float64  # a gap means NaN, as in Mesa's
+            dtype = first[0].dtype if filled and len(have) == 1 else np.float64  # a gap is NaN, as in Mesa's
             out = np.full((n_steps, n), np.nan if dtype == np.float64 else 0, dtype=dtype)
-            for s, (_, reports) in enumerate(self._snapshots):
+            for s, snap in enumerate(snaps):
                 for cls, rows, at in have:
-                    out[s, at] = reports[cls][column][rows]
+                    out[s, at] = snap.bulk[cls][column][rows]
             data[column] = out.ravel()
-        index = pd.MultiIndex.from_arrays([np.repeat([s for s, _ in self._snapshots], n).astype(np.int64),
-                                           np.tile(np.asarray(ids, dtype=np.int64), n_steps)],
+        index = pd.MultiIndex.from_arrays([np.repeat([s.step for s in snaps], n).astype(np.int64),
+                                           np.tile(np.asarray(layout.ids, dtype=np.int64), n_steps)],
                                           names=["Step", "AgentID"])
         return pd.DataFrame(data, index=index)
+
+
+class _Records(Mapping):
+    """``_agent_records`` as Mesa has it (step -> list of agent tuples), each step built once when read."""
+
+    def __init__(self, collector: FieldDataCollector):
+        self.collector = collector
+
+    def __getitem__(self, step: int) -> list[tuple]:
+        c = self.collector
+        if step not in c._records_cache:
+            c._records_cache[step] = c._tuples(c._snapshots[step])
+        return c._records_cache[step]
+
+    def __iter__(self):
+        return iter(self.collector._snapshots)
+
+    def __len__(self) -> int:
+        return len(self.collector._snapshots)

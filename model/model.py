@@ -95,9 +95,10 @@ class MigovModel(mesa.Model):
             one step before a model stops itself (mesa#2514): to end it at step N, pass
             ``max_steps=N`` (it runs one step more and reports step N).
         collect_agents: collect the per-agent series through Mesa's ``agent_reporters``
-            (``datacollector.get_agent_vars_dataframe()``; long form in ``agent_frame()``). It
-            costs about a fifth of a run's time and one row per agent per step, so sweeps and
-            comparisons turn it off; with it on, ``batch_run`` returns one row per agent.
+            (``datacollector.get_agent_vars_dataframe()``; long form in ``agent_frame()``). It is
+            recorded in bulk (``collect.py``: a few percent of a run's time) but keeps one row per
+            agent per step, so sweeps and comparisons turn it off; with it on, ``batch_run``
+            returns one row per agent.
         overrides: dotted paths to values (``{"donors.*.trend": 0.0}``), checked like ``--set``.
         **parameters: fields of the scenario's ``parameters`` by name (``uncertainty=0.8``). Any
             other keyword is a ScenarioError naming it.

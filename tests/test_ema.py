@@ -102,3 +102,12 @@ def test_perform_experiments_sequential_and_in_two_processes(tmp_path: Path):
                      "donors.*.scale_preference": experiments["donors_all_scale_preference"][i]}
             expected = migov.evaluate(point, BASELINE, seed, 4, MEASURES)
             assert {m: outcomes[name[m]][i] for m in MEASURES} == expected
+
+
+def test_seeds_shared_only_within_blocks_are_refused(tmp_path: Path):
+    """An EMA model gives every experiment the same replicate seeds: an experiment whose seeds are
+    shared only within blocks of points (crn_block) cannot be driven from it faithfully."""
+    path = experiment(tmp_path, "  parameters.uncertainty: {range: [0.1, 0.9]}\n")
+    path.write_text(path.read_text() + "common_random_numbers: true\ncrn_block: 2\n", encoding="utf-8")
+    with pytest.raises(migov.ScenarioError, match="crn_block"):
+        ema_model(path, start_method=None)

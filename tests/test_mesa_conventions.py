@@ -258,24 +258,61 @@ def _without_ngos():
     return validate_scenario(data, "baseline without NGOs")
 
 
+def _plain_collector(m: MigovModel) -> mesa.DataCollector:
+    return mesa.DataCollector(model_reporters={"quarter": lambda x: x.step_label(x.steps),
+                                               **{k: (lambda x, k=k: x.measures[k]) for k in m.measures}},
+                              agent_reporters=AGENT_REPORTERS)
+
+
+def _assert_same_collection(m: MigovModel, plain: mesa.DataCollector) -> None:
+    assert_frame_equal(m.datacollector.get_model_vars_dataframe(), plain.get_model_vars_dataframe(), check_exact=True)
+    assert_frame_equal(m.datacollector.get_agent_vars_dataframe(), plain.get_agent_vars_dataframe(), check_exact=True)
+    bulk, own = m.datacollector._agent_records, plain._agent_records
+    assert list(bulk) == list(own)
+    for step in own:  # the same tuples, value and type, at every step
+        assert bulk[step] == own[step]
+        assert [tuple(map(type, r)) for r in bulk[step]] == [tuple(map(type, r)) for r in own[step]]
+
+
 @pytest.mark.parametrize("scenario", ["baseline", "history", "no NGOs"])
 def test_bulk_collection_equals_mesas_own_datacollector(scenario):
     """The model fills Mesa's DataCollector in bulk (model/collect.py); a plain mesa.DataCollector
     with the same reporters, reading each agent's properties one by one, gives the same tables,
     values and types, step by step, so the bulk reports cannot drift from the properties."""
     m = MigovModel(_without_ngos() if scenario == "no NGOs" else scenario, seed=4, steps=6)
-    plain = mesa.DataCollector(model_reporters={"quarter": lambda x: x.step_label(x.steps),
-                                                **{k: (lambda x, k=k: x.measures[k]) for k in m.measures}},
-                               agent_reporters=AGENT_REPORTERS)
+    plain = _plain_collector(m)
     plain.collect(m)
     while m.running:
         m.step()
         plain.collect(m)
-    assert_frame_equal(m.datacollector.get_model_vars_dataframe(), plain.get_model_vars_dataframe(), check_exact=True)
-    bulk, own = m.datacollector.get_agent_vars_dataframe(), plain.get_agent_vars_dataframe()
-    assert_frame_equal(bulk, own, check_exact=True)
-    last = m.datacollector._agent_records[m.steps]
-    assert [tuple(map(type, r)) for r in last] == [tuple(map(type, r)) for r in plain._agent_records[m.steps]]
+    _assert_same_collection(m, plain)
+
+
+def test_bulk_collection_follows_agents_that_leave_or_join_as_mesa_does():
+    """An agent removed mid-run keeps its earlier rows; one that joins (here of a kind with no bulk
+    reports of its own, read one by one) appears from then on; a step collected twice keeps the
+    last collection, as Mesa's DataCollector does."""
+    from migov.model.agents import NGO
+
+    class VisitingNGO(NGO):
+        pass
+
+    m = MigovModel("baseline", seed=4, steps=6)
+    plain = _plain_collector(m)
+    plain.collect(m)
+    m.step()
+    plain.collect(m)
+    m.ngos[0].remove()
+    VisitingNGO(m, 1, "Visiting NGO")
+    m.step()
+    plain.collect(m)
+    m.datacollector.collect(m)
+    plain.collect(m)
+    m.step()
+    plain.collect(m)
+    _assert_same_collection(m, plain)
+    rows = m.datacollector.get_agent_vars_dataframe().reset_index()
+    assert (rows["agent"] == "Visiting NGO").sum() == 2 and rows["Step"].max() == 3
 
 
 def test_without_agent_collection_there_are_no_agent_reporters(baseline):

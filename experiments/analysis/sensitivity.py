@@ -32,7 +32,8 @@ def variance_split(an: Analysis) -> pd.DataFrame:
     """Per measure: the run-level variance; the pooled within-point (replicate) variance; the share
     of the total sum of squares that lies within points (seed noise) rather than between them; and
     the share of the variance of the point means that is still replicate noise after averaging."""
-    crn = bool(an.experiment.get("common_random_numbers", False))
+    # seeds shared by every point (not only within blocks of points, crn_block)
+    crn = bool(an.experiment.get("common_random_numbers", False)) and not an.experiment.get("crn_block")
     rows = []
     for m in an.measures:
         d = an.data[["point", m]].dropna()

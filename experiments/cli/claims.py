@@ -85,9 +85,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
         if args.design:
             return claims_over_space(args, claims, workers)
         return claims_at_scenarios(args, claims, workers)
-    except SweepInterrupted:  # the engine's hint names its own sweep; the user ran this command
+    except (SweepInterrupted, KeyboardInterrupt):  # the engine's hint names its own sweep; the user ran this
         raise SweepInterrupted(f"interrupted; every finished run is kept in {args.out}; resume with: "
-                               f"{_command()}") from None
+                               f"{_command(args)}") from None
 
 
 def claims_at_scenarios(args: argparse.Namespace, claims: list, workers: int) -> int:
@@ -108,7 +108,7 @@ def claims_at_scenarios(args: argparse.Namespace, claims: list, workers: int) ->
         print(f"\nVerdicts on Holm-adjusted p-values across {len(verdicts)} claims:")
         for v in verdicts:
             print(f"  {v.claim.id} [{v.claim.basis}]: {v.label} (Holm p {v.p_holm:.3g})")
-    md, page = write_report(verdicts, args.out, _command(), args.seed)
+    md, page = write_report(verdicts, args.out, _command(args), args.seed)
     if not args.quiet:
         print(f"\nReport: {md} and {page}")
     return 0
@@ -130,12 +130,13 @@ def claims_over_space(args: argparse.Namespace, claims: list, workers: int) -> i
                   f"PRIM box coverage {w.box.coverage:.2f}, density {w.box.density:.2f}")
             for p, (blo, bhi) in w.box.bounds.items():
                 print(f"  {p}: {blo:.4g} .. {bhi:.4g} (quasi-p {w.box.qp.get(p, float('nan')):.2g})")
-    path = write_where_overview(results, args.out, _command())
+    path = write_where_overview(results, args.out, _command(args))
     if not args.quiet:
         print(f"\nOverview: {path}")
     return 0
 
 
-def _command() -> str:
+def _command(args: argparse.Namespace) -> str:
     """The command line as the report states it (and as a resume hint gives it back)."""
-    return "migov claims " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "migov claims"
+    given = getattr(args, "argv", None) or sys.argv[1:]
+    return shlex.join(["migov", *given])

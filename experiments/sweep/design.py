@@ -333,8 +333,9 @@ def unit_sample(exp: Experiment) -> np.ndarray | None:
 
 
 def replicate_seeds(seed: int | np.random.SeedSequence, replicates: int) -> list[int]:
-    """The seed of each replicate under common random numbers (the same at every point), spawned
-    from the experiment's base seed (or from a block's own sequence)."""
+    """The seed of each replicate under common random numbers (the same at every point, or at
+    every point of a ``crn_block``), spawned from the experiment's base seed (or from a block's
+    own sequence)."""
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in root.spawn(replicates)]
 

@@ -388,8 +388,9 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
         "model_code_hash": identity["code"],  # older name of code_hash, kept for readers of older manifests
         **({"salib_problem": loaded.salib_problem} if loaded.salib_problem else {}),
         # one draw per replicate, or per block and replicate when seeds are shared within blocks of points
-        **({"posterior": {**loaded.posterior.record(runs.drop_duplicates(
-            ["replicate", "seed"] if loaded.exp.crn_block else "replicate")),
+        **({"posterior": {**loaded.posterior.record(runs.assign(
+            block=runs["point"] // loaded.exp.crn_block if loaded.exp.crn_block else 0).drop_duplicates(
+            ["block", "replicate"])),
                           "not_drawn": loaded.undrawn(design)}} if loaded.posterior else {}),
         "n_points": len(design),
         "n_runs": len(runs),

@@ -134,7 +134,8 @@ class Experiment(Strict):
     replicates: Annotated[int, Field(ge=1, le=100_000)] = Field(1, description="seeds per design point")
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Field(0, description="base seed; every run's seed is spawned "
                                                                           "from it")
-    common_random_numbers: bool = Field(False, description="replicate r uses the same seed at every design point")
+    common_random_numbers: bool = Field(False, description="replicate r uses the same seed at every design point "
+                                                           "(or within each block of points, with crn_block)")
     crn_block: Annotated[int, Field(ge=1)] | None = Field(
         None, description="with common_random_numbers: share seeds (and posterior draws) only within consecutive "
                           "blocks of this many design points (the arms of one sample), each block with its own; "
