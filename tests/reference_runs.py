@@ -26,7 +26,8 @@ CASES = [("baseline", 0, 60), ("baseline", 7, 60), ("eutf_2015", 3, 100), ("gmg_
 
 
 def case_name(scenario: str, seed: int, steps: int) -> str:
-    return f"{scenario}-seed{seed}-{steps}"
+    """The case's file stem: 'baseline-seed0-60', 'baseline-x3-seed2-40' (file names stay portable)."""
+    return f"{scenario.replace('*', '-x')}-seed{seed}-{steps}"
 
 
 def run_case(scenario: str, seed: int, steps: int) -> dict[str, pd.DataFrame]:
