@@ -152,12 +152,16 @@ def choose_grants(model: MigovModel, bids: Bids, calls: list[Call]) -> Grants:
     u = utility[rows] / model.p.choice_temperature
     keys = u - np.log(-np.log(model.rng.uniform(1e-12, 1.0, size=u.shape)))  # + Gumbel noise
     out = {k: [] for k in ("donor", "bidder", "host", "issue", "amount", "call")}
+    not_appeal = ~bids.appeal
+    allowed = np.zeros(model.hs.pressure.shape[1], dtype=bool)  # a call's issues, as a mask over issues
     for c_idx, call in enumerate(calls):
         if call.pool <= 0:
             continue
-        ok = bids.appeal.copy() if call.appeals_only else ~bids.appeal
+        ok = bids.appeal.copy() if call.appeals_only else not_appeal.copy()
         if call.issues is not None:
-            ok &= np.isin(bids.issue, call.issues)
+            allowed[:] = False
+            allowed[call.issues] = True
+            ok &= allowed[bids.issue]
         if call.hosts is not None:
             ok &= call.hosts[bids.host]
         if not ok.any():

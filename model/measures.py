@@ -88,7 +88,8 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
     rows = np.atleast_2d(x)
     n = rows.shape[1]
     order = np.argsort(rows, axis=1, kind="mergesort")
-    xs = np.take_along_axis(rows, order, axis=1)
+    row = np.arange(rows.shape[0])[:, None]
+    xs = rows[row, order]
     first = np.ones(rows.shape, dtype=bool)  # where each group of tied values starts, in sorted order
     np.not_equal(xs[:, 1:], xs[:, :-1], out=first[:, 1:])
     first = first.ravel()
@@ -97,7 +98,7 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
     offset = starts - starts % n if n else starts  # where each group's row begins in the flat order
     mean_rank = ((starts - offset) + (ends - offset) + 1) / 2.0
     ranks = np.empty(rows.shape)
-    np.put_along_axis(ranks, order, mean_rank[np.cumsum(first) - 1].reshape(rows.shape), axis=1)
+    ranks[row, order] = mean_rank[np.cumsum(first) - 1].reshape(rows.shape)
     return ranks.reshape(np.shape(x))
 
 

@@ -126,14 +126,18 @@ def host_consent(model: MigovModel, grants: Grants) -> np.ndarray:
     x = consent_logit(model, grants.bidder, grants.host, grants.issue, grants.amount)
     draw = model.rng.random(len(grants))
     accepted = np.zeros(len(grants), dtype=bool)
+    # the probability of each offer with o rivals already taken for its host and issue, for every o
+    # up to the largest such cell, in one vectorised sigmoid; the walk below only counts rivals
+    cells = grants.host * len(model.issues) + grants.issue
+    prob = sigmoid(x[None, :] - model.p.consent_rivalry * np.arange(np.bincount(cells).max())[:, None])
+    host, issue, bidder = grants.host.tolist(), grants.issue.tolist(), grants.bidder.tolist()
     taken: dict[tuple[int, int], set[int]] = {}
-    for g in np.lexsort((-x, grants.issue, grants.host)):  # by host and issue, best offer first
-        cell = (int(grants.host[g]), int(grants.issue[g]))
-        rivals = taken.setdefault(cell, set())
-        others = len(rivals - {int(grants.bidder[g])})
-        accepted[g] = draw[g] < sigmoid(x[g] - model.p.consent_rivalry * others)
-        if accepted[g]:
-            rivals.add(int(grants.bidder[g]))
+    for g in np.lexsort((-x, grants.issue, grants.host)).tolist():  # by host and issue, best offer first
+        rivals = taken.setdefault((host[g], issue[g]), set())
+        others = len(rivals) - (bidder[g] in rivals)
+        if draw[g] < prob[others, g]:
+            accepted[g] = True
+            rivals.add(bidder[g])
     for g in np.flatnonzero(~accepted):
         h = int(grants.host[g])
         model.hs.refusals[h] += 1
