@@ -99,3 +99,10 @@ def adopt_orphans() -> bool:
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def sigint_as_from_a_terminal() -> None:
+    """``preexec_fn`` for a command a test stops with Ctrl-C: SIGINT back to its default, as a
+    terminal's shell leaves it. A shell that runs the tests in the background (``nohup``, ``&``)
+    ignores SIGINT, every process it starts inherits that, and Python then installs no handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -22,7 +22,7 @@ import pytest
 from migov.experiments import cli
 from migov.experiments.sweep.engine import load_results, run_sweep
 from migov.experiments.sweep.loaded import load_experiment
-from procs import cmdline, descendants, in_group, wait_gone
+from procs import cmdline, descendants, in_group, sigint_as_from_a_terminal, wait_gone
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -59,7 +59,7 @@ def reference(tmp_path_factory):
 def start(exp: Path, out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "migov", "sweep", str(exp), "--out", str(out), "-q", *extra]
     return subprocess.Popen(cmd, cwd=ROOT, env=ENV, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_from_a_terminal)
 
 
 def resume(exp: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -304,7 +304,8 @@ def test_an_interrupted_compare_keeps_its_runs_and_the_same_command_resumes(tmp_
     args = ["compare", "baseline", "eutf_2015", "-n", "6", "--steps", "40", "--no-figures", "--workers", "2", "-q"]
     assert cli.main([*args, "--out", str(ref)]) == 0
     proc = subprocess.Popen([sys.executable, "-m", "migov", *args, "--out", str(out)], cwd=tmp_path, env=ENV,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_from_a_terminal)
     store = tmp_path / ".cmp.runs"
     wait_for(lambda: len(parts(store)) >= 1 or proc.poll() is not None, "a finished batch of the comparison")
     os.killpg(proc.pid, signal.SIGINT)
@@ -338,7 +339,8 @@ def test_an_interrupted_claims_run_names_its_own_command_to_resume(tmp_path: Pat
     (tmp_path / "claims.yaml").write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
     args = ["claims", "--registry", "claims.yaml", "--replicates", "12", "--workers", "2", "--out", "out", "-q"]
     proc = subprocess.Popen([sys.executable, "-m", "migov", *args], cwd=tmp_path, env=ENV, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_from_a_terminal)
     first_arm = lambda: [p for a in (tmp_path / "out" / "arms").glob("*/runs") for p in parts(a)]  # noqa: E731
     wait_for(lambda: len(first_arm()) >= 1 or proc.poll() is not None,
              "a finished batch of the first arm")
