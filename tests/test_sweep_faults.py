@@ -335,9 +335,9 @@ def test_an_interrupted_claims_run_names_its_own_command_to_resume(tmp_path: Pat
     entry = {"id": "tiny", "claim": "c", "source": SOURCE, "measure": {"name": "uncertainty"}, **BASIS,
              "comparison": {"type": "contrast", "a": {"set": {"parameters.uncertainty": 0.1}},
                             "b": {"set": {"parameters.uncertainty": 0.8}}},
-             "expected": "positive", "fails_if": "f", "steps": 40, "min_replicates": 2}
+             "expected": "positive", "fails_if": "f", "steps": 30, "min_replicates": 2}
     (tmp_path / "claims.yaml").write_text(yaml.safe_dump({"claims": [entry]}), encoding="utf-8")
-    args = ["claims", "--registry", "claims.yaml", "--replicates", "12", "--workers", "2", "--out", "out", "-q"]
+    args = ["claims", "--registry", "claims.yaml", "--replicates", "8", "--workers", "2", "--out", "out", "-q"]
     proc = subprocess.Popen([sys.executable, "-m", "migov", *args], cwd=tmp_path, env=ENV, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=sigint_as_from_a_terminal)
@@ -356,5 +356,5 @@ def test_an_interrupted_claims_run_names_its_own_command_to_resume(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     for arm in (tmp_path / "out" / "arms").glob("*/runs"):
         ids = [i for f in arm.glob("parts/*/status.parquet") for i in pq.read_table(f).column("run_id").to_pylist()]
-        assert sorted(ids) == list(range(12)), "a run is missing from, or twice in, an arm"
+        assert sorted(ids) == list(range(8)), "a run is missing from, or twice in, an arm"
     assert (tmp_path / "out" / "report.md").is_file()
