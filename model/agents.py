@@ -48,13 +48,6 @@ class FieldAgent(mesa.Agent):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
-    @classmethod
-    def reports(cls, model: MigovModel) -> dict[str, np.ndarray]:
-        """Every ``reported`` column for all agents of this kind at once, in row order, as arrays
-        of their own (copies, so later steps do not change them): the values the properties give
-        one agent at a time (a test holds them equal, in value and type), in bulk for the table."""
-        return {}
-
 
 class InternationalOrganisation(FieldAgent):
     """An IO competing for funding and legitimacy (Korneev; Bartels; Bradley)."""
@@ -80,6 +73,10 @@ class InternationalOrganisation(FieldAgent):
 
     @classmethod
     def reports(cls, model: MigovModel) -> dict[str, np.ndarray]:
+        """Every ``reported`` column for all agents of this kind at once, in row order, as arrays
+        of their own (copies, so later steps do not change them): the values the properties give
+        one agent at a time (a test holds them equal, in value and type), in bulk for the agent
+        table (``collect.py``). Each kind has one; a kind without it is read agent by agent."""
         io = model.io
         out = {
             "budget": io.core + io.earmarked, "core_funds": io.core, "earmarked_funds": io.earmarked,

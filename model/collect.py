@@ -43,7 +43,6 @@ class Layout:
 
 @dataclass(frozen=True)
 class Snapshot:
-    step: int
     layout: Layout
     bulk: dict[type, dict[str, np.ndarray]]  # kind -> column -> values for its agents (copies)
     single: dict[str, list]  # column -> values of the agents read one by one, in layout.others order
@@ -103,7 +102,7 @@ class FieldDataCollector(mesa.DataCollector):
             bulk = {cls: cls.reports(model) for cls, _, _ in layout.blocks}
             single = {column: [getattr(a, attr, None) for _, a in layout.others]
                       for column, attr in self.agent_columns.items()} if layout.others else {}
-            self._snapshots[model.steps] = Snapshot(model.steps, layout, bulk, single)
+            self._snapshots[model.steps] = Snapshot(layout, bulk, single)
 
     def _agents_in_order(self, model: MigovModel) -> Layout:
         agents = list(model.agents)
@@ -133,16 +132,16 @@ class FieldDataCollector(mesa.DataCollector):
             values[p] = v
         return values
 
-    def _tuples(self, snap: Snapshot) -> list[tuple]:
+    def _tuples(self, step: int) -> list[tuple]:
+        snap = self._snapshots[step]
         columns = [self._column(snap, c, a) for c, a in self.agent_columns.items()]
-        return [(snap.step, uid, *values) for uid, values in zip(snap.layout.ids, zip(*columns, strict=True),
-                                                                  strict=True)]
+        return [(step, uid, *values) for uid, values in zip(snap.layout.ids, zip(*columns, strict=True), strict=True)]
 
     def get_agent_vars_dataframe(self) -> pd.DataFrame:
         """Mesa's agent table (index Step and AgentID, a column per reporter), built column by column
         from the arrays: the same values and dtypes as Mesa's, which packs a tuple per agent. Steps
         whose agents differ, or agents read one by one, go through Mesa's own construction."""
-        snaps = list(self._snapshots.values())
+        steps, snaps = list(self._snapshots), list(self._snapshots.values())
         if not self.agent_reporters or not snaps:
             return super().get_agent_vars_dataframe()
         layout = snaps[0].layout
@@ -169,7 +168,7 @@ class FieldDataCollector(mesa.DataCollector):
                 for cls, rows, at in have:
                     out[s, at] = snap.bulk[cls][column][rows]
             data[column] = out.ravel()
-        index = pd.MultiIndex.from_arrays([np.repeat([s.step for s in snaps], n).astype(np.int64),
+        index = pd.MultiIndex.from_arrays([np.repeat(steps, n).astype(np.int64),
                                            np.tile(np.asarray(layout.ids, dtype=np.int64), n_steps)],
                                           names=["Step", "AgentID"])
         return pd.DataFrame(data, index=index)
@@ -184,7 +183,7 @@ class _Records(Mapping):
     def __getitem__(self, step: int) -> list[tuple]:
         c = self.collector
         if step not in c._records_cache:
-            c._records_cache[step] = c._tuples(c._snapshots[step])
+            c._records_cache[step] = c._tuples(step)
         return c._records_cache[step]
 
     def __iter__(self):

@@ -236,6 +236,9 @@ def summary_markdown(an: Analysis, files: list[str]) -> str:
     design = exp.get("design", {})
     man = an.results.manifest
     crn = bool(exp.get("common_random_numbers", False))
+    seeds = "" if not crn else (f"; common random numbers within blocks of {exp['crn_block']} points (replicate r "
+                                "has one seed per block)" if exp.get("crn_block") else
+                                "; common random numbers (replicate r has the same seed at every point)")
     reps = int(exp.get("replicates", 1))
     head = [f"# Analysis of sweep `{exp.get('name', an.results.folder.name)}`", ""]
     if exp.get("description"):
@@ -248,10 +251,7 @@ def summary_markdown(an: Analysis, files: list[str]) -> str:
     head += [
         f"- experiment hash `{man.get('experiment_hash', '?')}`, scenario `{man.get('scenario_file', '?')}`",
         f"- design: {design.get('type', '?')}{size}; {len(an.results.design)} points x {reps} replicates; "
-        f"base seed {exp.get('seed', 0)}" + ((f"; common random numbers within blocks of {exp['crn_block']} points "
-                                              "(replicate r has one seed per block)" if exp.get("crn_block") else
-                                              "; common random numbers (replicate r has the same seed at every "
-                                              "point)") if crn else ""),
+        f"base seed {exp.get('seed', 0)}{seeds}",
         f"- parameters: {', '.join(f'`{p}`' for p in an.parameters)}",
         f"- measures: each run's final state (its mean over the last {f'{window} steps' if window else 'year'}): "
         f"{', '.join(an.measures)}",

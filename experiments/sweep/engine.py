@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from migov.experiments.common.processes import die_with_parent
 from migov.experiments.common.storage import write_parquet
-from migov.experiments.sweep.design import unit_sample
+from migov.experiments.sweep.design import crn_blocks, unit_sample
 from migov.experiments.sweep.experiment import Collect
 from migov.experiments.sweep.loaded import LoadedExperiment, identity_hash
 from migov.experiments.sweep.lock import LockError, acquire
@@ -389,7 +389,7 @@ def _new_manifest(loaded: LoadedExperiment, design: pd.DataFrame, runs: pd.DataF
         **({"salib_problem": loaded.salib_problem} if loaded.salib_problem else {}),
         # one draw per replicate, or per block and replicate when seeds are shared within blocks of points
         **({"posterior": {**loaded.posterior.record(runs.assign(
-            block=runs["point"] // loaded.exp.crn_block if loaded.exp.crn_block else 0).drop_duplicates(
+            block=crn_blocks(loaded.exp, len(design))[runs["point"].to_numpy()]).drop_duplicates(
             ["block", "replicate"])),
                           "not_drawn": loaded.undrawn(design)}} if loaded.posterior else {}),
         "n_points": len(design),

@@ -61,6 +61,7 @@ class LoadedExperiment:
         self.scenario_data = scenario_data
         self.base = validate_scenario(copy_data(scenario_data), str(scenario_path))
         self.table = table  # a csv design's points, when they came in memory rather than from the file
+        self.checked_values: set[tuple[str, str]] = set()  # (path, repr(value)) the scenario accepted
 
     def design(self) -> Any:
         """The design's points: the table handed over in memory, or built from the experiment."""
@@ -308,7 +309,7 @@ def _check_values(loaded: LoadedExperiment, source: str, path_field: str, value_
     ``migov run --set``); errors name ``path_field`` for a bad path, ``value_field`` for a value.
     A value already checked at ``key`` for this experiment (a csv design's column and the same
     parameter's levels) is not checked again."""
-    done = loaded.__dict__.setdefault("_checked_values", set())
+    done = loaded.checked_values
     for value in values:
         if (key, repr(value)) in done:
             continue
