@@ -220,9 +220,13 @@ class InternationalOrganisation(FieldAgent):
         if not candidates.any():
             return
         # partners are sought for their standing and for complementary, not rival, mandates
-        score = io.legit_peer * (1.0 - m.overlap[i]) + 1e-9
-        score = np.where(candidates, score, 0.0)
-        j = int(m.rng.choice(io.n, p=score / score.sum()))
+        j = m.seated.partner.get(i)
+        if j is None:
+            score = io.legit_peer * (1.0 - m.overlap[i]) + 1e-9
+            score = np.where(candidates, score, 0.0)
+            j = int(m.rng.choice(io.n, p=score / score.sum()))
+        elif not candidates[j]:  # the seat's choice is a partner already
+            return
         accept = np.clip(io.legit_peer[i] + 0.5 * (1.0 - m.overlap[i, j]), 0.0, 1.0)
         if m.rng.random() >= accept:
             return
@@ -243,7 +247,9 @@ class InternationalOrganisation(FieldAgent):
         present = np.flatnonzero(io.office[i])
         if present.size == 0:
             return
-        h = int(m.rng.choice(present))
+        h = m.seated.engage.get(i, -1)
+        if h < 0 or not io.office[i, h]:  # the rule's choice, or the seat's office closed since
+            h = int(m.rng.choice(present))
         if not io.partner_host[i, h]:
             accept = hs.wants[h, 1] * (1.0 - 0.5 * hs.sovereignty[h]) + 0.5 * io.legit_host[i, h]
             if m.rng.random() < min(accept, 1.0) and m.pay_from_core(i, m.p.partnership_cost, "partnerships"):
@@ -298,11 +304,13 @@ class InternationalOrganisation(FieldAgent):
         m = self.model
         io = m.io
         i = self.idx
-        score = m.overlap[i] * (m.funding_share_io + 1e-3)
-        score[i] = 0.0
-        if score.sum() <= 0:
-            return
-        j = int(m.rng.choice(io.n, p=score / score.sum()))
+        j = m.seated.rival.get(i)
+        if j is None:
+            score = m.overlap[i] * (m.funding_share_io + 1e-3)
+            score[i] = 0.0
+            if score.sum() <= 0:
+                return
+            j = int(m.rng.choice(io.n, p=score / score.sum()))
         relative = io.legit_peer[i] / (io.legit_peer[i] + io.legit_peer[j] + 1e-12)
         hit = m.p.contest_strength * m.overlap[i, j] * 2.0 * relative
         m.contest_hits[j] += hit

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import seats
+
 if TYPE_CHECKING:
     from .appeals import Appeals
     from .model import MigovModel
@@ -62,6 +64,7 @@ class Call:
     hosts: np.ndarray | None = None  # allowed host mask, None = all
     label: str = ""
     appeals_only: bool = False  # an emergency call, open only to appeals; other calls take no appeals
+    bidders: np.ndarray | None = None  # allowed bidder mask (a seated donor's choice), None = all
 
 
 def assemble_bids(model: MigovModel, appeals: Appeals | None = None) -> Bids:
@@ -82,6 +85,11 @@ def assemble_bids(model: MigovModel, appeals: Appeals | None = None) -> Bids:
         ok = model.scouting[rows] & np.isfinite(interest[rows, cols]) & (interest[rows, cols] > 0)
         where = where.copy()
         where[rows[ok], cols[ok]] = True
+    for i, hosts in model.seated.bid_in.items():  # a seat bids only where it chose to
+        scouted = hosts & ~io.office[i] & (value[i] > 0) if model.scouting[i] else np.zeros_like(hosts)
+        if model.p.scouting_bids < scouted.sum():  # as many as scouting reaches, in the scenario's order
+            scouted[np.flatnonzero(scouted)[model.p.scouting_bids:]] = False
+        where[i] = (io.office[i] & hosts & (value[i] > 0)) | scouted
     i_idx, h_idx = np.nonzero(where)
     n_fit = ng.issues * hs.pressure[ng.host]
     n_issue = n_fit.argmax(axis=1)
@@ -164,6 +172,8 @@ def choose_grants(model: MigovModel, bids: Bids, calls: list[Call]) -> Grants:
             ok &= allowed[bids.issue]
         if call.hosts is not None:
             ok &= call.hosts[bids.host]
+        if call.bidders is not None:
+            ok &= call.bidders[bids.bidder]
         if not ok.any():
             continue
         ranked = np.flatnonzero(ok)[np.argsort(-keys[c_idx, ok], kind="stable")][: call.grants]
@@ -206,7 +216,10 @@ def update_core_shares(model: MigovModel) -> np.ndarray:
     """Core contributions are sticky (multi-year pledges, assessed shares): each step a donor
     keeps ``core_inertia`` of last step's split and moves the rest toward its current target."""
     a = model.p.core_inertia
-    model.core_split = a * model.core_split + (1.0 - a) * core_target(model)
+    target = core_target(model)
+    if model.seated.fund:
+        target = seats.core_targets(model, target)
+    model.core_split = a * model.core_split + (1.0 - a) * target
     return model.core_split
 
 

@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import appeals, budgets, environment, funding, hosts, learning, legitimacy, membership, projects
+from . import appeals, budgets, environment, funding, hosts, learning, legitimacy, membership, projects, seats
 from .agents import AGENT_CLASSES, NGO, DonorState, HostGovernment, InternationalOrganisation, static_attributes
 from .collect import FieldDataCollector
 from .config import ACTIONS, Parameters, Scenario, ScenarioError, Simulation, load_scenario, override_scenario
@@ -140,6 +140,8 @@ class MigovModel(mesa.Model):
         self.fund_incumbent = np.zeros(len(scenario.organisations), dtype=bool)
         self.trust_fund_opened = False
         self.has_funds = any(getattr(ev, "fund", 0) > 0 or ev.type == "trust_fund" for ev in scenario.events)
+        self.choices: dict[str, seats.Choice] = {}  # what people in agents' seats chose (``seat``)
+        self.seated = seats.Seated()
 
         self.organisations = [InternationalOrganisation(self, i, n) for i, n in enumerate(self.io.names)]
         self.donors = [DonorState(self, d, n) for d, n in enumerate(self.dn.names)]
@@ -213,7 +215,7 @@ class MigovModel(mesa.Model):
         self.lapse_partnerships()
         actions = self.draw_actions()
         for i in self.random.sample(range(io.n), io.n):
-            self.organisations[i].act(actions[i])
+            self.organisations[i].act(self.seated.actions.get(i, actions[i]))
         self._refresh_views()
 
     def lapse_partnerships(self) -> None:
@@ -236,6 +238,8 @@ class MigovModel(mesa.Model):
         appealed = appeals.launch_appeals(self)
         emergency, self.emergency = appeals.emergency_calls(self, appealed)
         calls = calls + emergency
+        if self.seated.fund:
+            seats.restrict_calls(self, calls)
         if levy.sum() > 0:
             self.venue.account += float(levy.sum())
             self.dn.disbursed += levy
@@ -258,6 +262,25 @@ class MigovModel(mesa.Model):
         projects.disburse(self, grants.take(accepted))
         projects.run_projects(self)
         projects.ngo_spending(self)
+
+    # ------------------------------------------------------------------ people in seats
+    def seat(self, choices: Mapping[str, seats.Choice]) -> None:
+        """Put people's choices in agents' seats for the steps that follow, until the next call
+        (``seat({})`` gives every agent back to its rules). Keys are agent names; a choice
+        outside the agent's means is a ScenarioError naming the seat and the field, and changes
+        nothing. A donor's earmarking share is its policy and stays after its seat is left."""
+        choices = dict(choices)
+        seated = seats.resolve(self, choices)
+        self.choices, self.seated = choices, seated
+        seats.apply_donor_policies(self, choices)
+
+    def inject(self, event: Any) -> None:
+        """Start a scenario event (a crisis, a trust fund, a compact...) in the next step, as an
+        instructor does in class. If the scenario has it scheduled later, it happens now instead."""
+        for evs in self.events_at.values():
+            for k in [k for k, ev in enumerate(evs) if ev is event][::-1]:
+                del evs[k]
+        self.events_at[self.steps].append(event)
 
     # ------------------------------------------------------------------ services for agents
     def pay_from_core(self, i: int, amount: float, kind: str) -> bool:

@@ -26,7 +26,7 @@ RANK = {
     "sweep": 3,
     "analysis": 4,
     "api": 4.5,  # migov/ and experiments/api.py: the Python API (run, evaluate, load_results)
-    "claims": 5, "dashboard": 5, "ema": 5,  # ema: the EMA Workbench adapter, a client of the API
+    "claims": 5, "dashboard": 5, "ema": 5, "classroom": 5,  # ema: the EMA Workbench adapter, a client of the API
     "validation": 5,  # migov validate: the model beside published stylised facts
     "calibration": 5.5,  # migov calibrate: ABC-SMC against the facts, reported through validation
     "cli": 6,

@@ -43,7 +43,8 @@ from pathlib import Path
 from migov.experiments import __version__
 from migov.model import ScenarioError
 
-KINDS = ("run", "compare", "analysis", "claims", "sweep", "dashboard-export", "validate", "calibration", "explore")
+KINDS = ("run", "compare", "analysis", "claims", "sweep", "dashboard-export", "validate", "calibration", "explore",
+         "classroom")
 MANIFEST = "manifest.json"
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("scenarios", "experiments", "model", "docs", "tests")

@@ -1,0 +1,96 @@
+"""What each person in the room sees: a seat sees what its agent sees, the instructor the room.
+
+Plain data (dicts and lists), read from the game's model under the game's lock, so the pages
+only lay them out and a test can check them without a browser.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from migov.model.config import ACTIONS
+
+from .game import Game, Seat
+
+ACTION_WORDS = {
+    "produce_knowledge": "Produce knowledge: reports, data, training (costs core funds; donors who trust you "
+                         "take up your framing)",
+    "build_global_partnership": "Seek a partnership with another organisation (it may refuse)",
+    "build_local_partnership": "Engage a host government (working group) or take a local NGO as partner",
+    "bid_for_projects": "Scout for projects beyond your offices (bid where you choose)",
+    "stretch_mandate": "Stretch your mandate toward what donors fund (peers resent creep)",
+    "contest_rival": "Contest a rival's jurisdiction (hurts it with donors and peers; costs you with peers)",
+}
+
+
+def _round_events(game: Game, since_step: int) -> list[dict]:
+    return [e for e in game.model.event_log if e["step"] > since_step]
+
+
+def _last_round_start(game: Game) -> int:
+    return game.rounds[-1].from_step if game.rounds else 0
+
+
+def header(game: Game) -> dict:
+    m = game.model
+    return {"scenario": game.scenario.title, "state": game.state, "round": min(game.round_number, game.rounds_total),
+            "rounds": game.rounds_total, "date": m.date_label(m.steps), "per_round": game.spec["per_round"],
+            "seconds_left": round(game.remaining()), "finished": game.state == "finished"}
+
+
+def seat_view(game: Game, seat: Seat) -> dict:
+    """The seat's agent as it sees itself and its field now."""
+    with game.lock:
+        m = game.model
+        io, dn = m.io, m.dn
+        out = {**header(game), "seat": seat.title, "agent": seat.agent, "kind": seat.kind,
+               "chosen": game.pending.get(seat.agent), "options": game.options(seat),
+               "ruled_last_round": bool(game.rounds) and seat.agent in game.rounds[-1].ruled}
+        since = _last_round_start(game)
+        out["moves"] = [e for e in _round_events(game, since) if e["agent"] != seat.agent][-40:]
+        out["own_moves"] = [e for e in _round_events(game, since) if e["agent"] == seat.agent][-20:]
+        out["calls"] = [{"donor": c.label if c.label != "fund" else f"fund ({dn.names[c.donor]})",
+                         "pool": round(c.pool, 1), "grants": c.grants} for c in m.calls if c.pool > 0]
+        if seat.kind == "organisation":
+            i = io.names.index(seat.agent)
+            out["budget"] = {"core": float(io.core[i]), "earmarked": float(io.earmarked[i]),
+                             "income_last_step": float(io.income[i]),
+                             "funding_share": float(m.funding_share_io[i])}
+            out["legitimacy"] = {"donors": float(io.legit_donor[i].mean()), "hosts": float(io.legit_host[i].mean()),
+                                 "peers": float(io.legit_peer[i])}
+            out["legitimacy_by_donor"] = dict(zip(dn.names, io.legit_donor[i].round(3).tolist(), strict=True))
+            out["offices"] = [m.hs.names[h] for h in np.flatnonzero(io.office[i])]
+            out["partners"] = [io.names[j] for j in np.flatnonzero(io.partner_io[i])]
+            order = np.argsort(-io.mandate[i])
+            out["mandate"] = [(m.issues[k], round(float(io.mandate[i, k]), 2)) for k in order
+                              if io.mandate[i, k] > 0.01]
+            out["max_actions"] = int(m.p.actions_per_step)
+            out["action_words"] = {a: ACTION_WORDS[a] for a in ACTIONS}
+            out["rivals"] = [{"name": io.names[j], "funding_share": round(float(m.funding_share_io[j]), 3),
+                              "peers": round(float(io.legit_peer[j]), 2), "overlap": round(float(m.overlap[i, j]), 2)}
+                             for j in range(io.n) if j != i]
+        else:
+            d = dn.names.index(seat.agent)
+            out["budget"] = {"envelope": float(dn.envelope[d]), "earmarked_share": float(dn.earmarking[d]),
+                             "disbursed_last_step": float(dn.disbursed[d])}
+            out["core_split"] = dict(zip(io.names, m.core_split[d].round(3).tolist(), strict=True))
+            out["organisations"] = [{"name": io.names[j], "legitimacy_with_you": round(float(io.legit_donor[j, d]), 2),
+                                     "reputation": round(float(io.reputation[j]), 2),
+                                     "funding_share": round(float(m.funding_share_io[j]), 3)} for j in range(io.n)]
+            out["priorities"] = sorted(zip(m.issues, dn.priorities[d].round(2).tolist(), strict=True),
+                                       key=lambda x: -x[1])
+        return out
+
+
+def instructor_view(game: Game) -> dict:
+    """The room: every seat's status, the round, and what can be injected."""
+    with game.lock:
+        last = game.rounds[-1] if game.rounds else None
+        seats = [{"seat": s.title, "agent": s.agent, "kind": s.kind, "chosen": s.agent in game.pending,
+                  "ruled_last_round": bool(last) and s.agent in last.ruled, "token": s.token} for s in game.seats]
+        events = [{"index": k, "label": game.describe_event({"scenario_event": k}),
+                   "scheduled": str(ev.at)} for k, ev in enumerate(game.scenario.events)]
+        regions = sorted({h.region for h in game.scenario.hosts.values()})
+        return {**header(game), "seats": seats, "events": events, "regions": regions,
+                "issues": list(game.scenario.issues),
+                "queued": [game.describe_event(e) for e in game.injections],
+                "recent": _round_events(game, _last_round_start(game))[-30:]}

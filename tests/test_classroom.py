@@ -1,0 +1,126 @@
+"""The classroom's game: people's choices in agents' seats, rounds, timeouts, saving and resuming,
+and the debrief against the rules (the pages are tested in test_classroom_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from migov.experiments.classroom import views
+from migov.experiments.classroom.game import Game, GameError
+from migov.model import MigovModel, ScenarioError
+from migov.model.config import ACTIONS
+from migov.model.seats import DonorChoice, OrganisationChoice
+
+
+def test_a_seated_organisation_does_what_its_seat_chose(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM"], seed=2, rounds=2)
+    g.submit(g.seats[0].token, {"actions": ["contest_rival"], "rival": "ILO"})
+    g.advance()
+    iom = [e for e in g.model.event_log if e["agent"] == "IOM"]
+    contests = [e["text"] for e in iom if e["kind"] == "contestation"]
+    assert contests == ["IOM contests ILO's jurisdiction"] * g.round_steps  # every step of the round, at ILO
+    chosen_by_rule = ("form a partnership", "working group", "implementing partner", "stretches its mandate")
+    assert not [e for e in iom if any(words in e["text"] for words in chosen_by_rule)]  # nothing it did not choose
+    assert g.model.io.chosen[0].tolist() == [a == "contest_rival" for a in ACTIONS]
+
+
+def test_a_game_where_nobody_chooses_is_the_model_itself(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM", "EU"], seed=4, rounds=3)
+    for _ in range(3):
+        g.advance()
+    m = MigovModel("baseline", seed=4, steps=12)
+    while m.running:
+        m.step()
+    pd.testing.assert_frame_equal(g.model.model_frame(), m.model_frame())
+    assert g.state == "finished" and all(r.ruled == ["IOM", "EU"] for r in g.rounds)
+
+
+def test_a_seated_donor_funds_only_whom_it_chose(tmp_path):
+    m = MigovModel("baseline", seed=1, steps=8)
+    m.seat({"EU": DonorChoice(earmarked=1.0, fund=("UNHCR",))})
+    d, unhcr = m.dn.names.index("EU"), m.io.names.index("UNHCR")
+    granted = []
+    original = m.run_projects
+    m.run_projects = lambda grants: (granted.append(grants), original(grants))[1]
+    for _ in range(4):
+        m.step()
+    own = np.concatenate([g.bidder[(g.donor == d) & np.isin(g.call, [c for c, call in enumerate(m.calls)
+                                                                     if call.label != "fund"])] for g in granted])
+    assert len(own) > 0 and set(own.tolist()) == {unhcr}
+    assert m.dn.earmarking[d] == 1.0
+    before = m.core_split[d, unhcr]
+    m.seat({"EU": DonorChoice(earmarked=0.2, fund=("UNHCR",))})
+    m.step()
+    assert m.core_split[d, unhcr] > before  # core money moves toward its choice at the pledges' pace
+
+
+def test_choices_outside_the_agents_means_are_refused_in_one_line(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM", "EU"], seed=1, rounds=2)
+    iom, eu = g.seats[0].token, g.seats[1].token
+    too_many = ["contest_rival", "stretch_mandate", "bid_for_projects"]  # the baseline's organisations take 2 a step
+    bad = [(iom, {"actions": ["fly"]}, "actions"), (iom, {"actions": too_many}, "actions"),
+           (iom, {"rival": "IOM"}, "rival"), (iom, {"partner": "Nobody"}, "partner"),
+           (iom, {"engage": "Peru"}, "engage"),
+           (eu, {"earmarked": 1.5}, "earmarked"), (eu, {"fund": []}, "fund"), (iom, {"colour": "red"}, "unexpected")]
+    for token, data, field in bad:
+        with pytest.raises(ScenarioError) as err:
+            g.submit(token, data)
+        assert field in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(GameError, match="not a seat"):
+        g.submit("guess", {"actions": []})
+    assert g.pending == {}
+    with pytest.raises(ScenarioError):
+        MigovModel("baseline", seed=1).seat({"IOM": OrganisationChoice(actions=("produce_knowledge",), rival="X")})
+
+
+def test_a_seat_that_does_not_choose_in_time_is_played_by_its_rule_and_marked(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM", "UNHCR"], seed=1, rounds=3, seconds=60)
+    g.start()
+    g.submit(g.seats[0].token, {"actions": ["produce_knowledge"]})
+    g.tick()
+    assert len(g.rounds) == 0  # time is not up
+    g.deadline = time.monotonic() - 1  # the round's time runs out
+    g.tick()
+    assert [r.ruled for r in g.rounds] == [["UNHCR"]] and list(g.rounds[0].choices) == ["IOM"]
+    assert views.instructor_view(g)["seats"][1]["ruled_last_round"]
+    g.submit(g.seats[0].token, {"actions": []})
+    g.submit(g.seats[1].token, {"actions": ["bid_for_projects"]})  # everyone chose: the round resolves
+    assert len(g.rounds) == 2 and g.rounds[1].ruled == []
+
+
+def test_a_crashed_game_resumes_where_it_stood_and_goes_on_the_same(tmp_path):
+    def play(g: Game, rounds: range) -> None:
+        for k in rounds:
+            g.submit(g.seats[0].token, {"actions": ["contest_rival", "bid_for_projects"], "rival": "UNHCR",
+                                        "bid_in": ["Libya", "Niger"]})
+            if k == 1:
+                g.inject({"crisis": {"issue": "displacement", "region": "Sahel", "magnitude": 4.0}})
+                g.inject({"scenario_event": 0})
+            g.advance()
+
+    whole = Game.new(tmp_path / "a", "baseline", ["IOM", "EU"], seed=9, rounds=5)
+    play(whole, range(4))
+    crashed = Game.new(tmp_path / "b", "baseline", ["IOM", "EU"], seed=9, rounds=5)
+    crashed.seats = whole.seats  # the same tokens, so the same choices apply
+    play(crashed, range(2))
+    crashed.submit(crashed.seats[1].token, {"fund": ["IOM", "NGOs"]})  # chosen, not yet resolved
+    resumed = Game.load(tmp_path / "b")
+    assert resumed.pending == {"EU": {"earmarked": None, "fund": ["IOM", "NGOs"]}} and resumed.state == "lobby"
+    resumed.pending = {}
+    play(resumed, range(2, 4))
+    pd.testing.assert_frame_equal(resumed.model.model_frame(), whole.model.model_frame())
+    assert resumed.model.event_log == whole.model.event_log
+    assert any("Sahel" in e["text"] for e in whole.model.event_log)
+
+
+def test_a_game_file_from_other_code_is_not_resumed(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM"], seed=1, rounds=2)
+    spec = json.loads((g.folder / "game.json").read_text())
+    spec["provenance"]["code_hash"] = "0123456789abcdef"
+    (g.folder / "game.json").write_text(json.dumps(spec))
+    with pytest.raises(GameError, match="code_hash"):
+        Game.load(g.folder)
