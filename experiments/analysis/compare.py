@@ -17,28 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from migov.experiments.analysis.figures import PALETTE, STYLE, organisations_in
+from migov.experiments.analysis.figures import STYLE, organisations_in
+from migov.experiments.common.style import KEY_MEASURES, PALETTE, label_of, legend_outside, organisation_colours
 
 FLOW = ("hhi", "funding_share_", "contestations", "host_refusals", "challenges", "earmarked_share",
         "ngo_income_", "funding_total")
-KEY_MEASURES = [
-    ("hhi", "funding concentration (HHI)"),
-    ("funding_share_NGOs", "NGOs' direct share of funding"),
-    ("funding_share_IOM", "IOM's share of funding"),
-    ("funding_share_UNHCR", "UNHCR's share of funding"),
-    ("legitimacy_donors", "legitimacy with donors"),
-    ("legitimacy_hosts", "legitimacy with hosts"),
-    ("legitimacy_peers", "legitimacy with peers"),
-    ("knowledge_stock", "knowledge stock"),
-    ("network_density", "IO-IO partnership density"),
-    ("niche_overlap", "mandate overlap (Pianka)"),
-    ("mandate_breadth", "mandate breadth (issues)"),
-    ("offices", "field locations"),
-    ("contestations", "contestations per step"),
-    ("host_refusals", "host refusals per step"),
-    ("ngo_income_subcontract", "NGO income by subcontract (m/step)"),
-    ("ngo_income_direct", "NGO income direct (m/step)"),
-]
 BOOTSTRAP = 2000
 
 
@@ -138,8 +121,7 @@ def plot_measures(runs: pd.DataFrame, labels: list[str], window: int, only: list
     sm = smooth(runs[runs["step"] > 0], window)
     measures = key_measures(runs)
     if only is not None:
-        titles = dict(measures)
-        measures = [(m, titles.get(m, m.replace("_", " "))) for m in only if m in runs.columns]
+        measures = [(m, label_of(m)) for m in only if m in runs.columns]
     ncol = min(3 if len(measures) <= 6 else 4, len(measures))
     nrow = int(np.ceil(len(measures) / ncol))
     with plt.rc_context(STYLE):
@@ -166,17 +148,18 @@ def plot_shares(runs: pd.DataFrame, labels: list[str], window: int) -> plt.Figur
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(labels), figsize=(6 * len(labels), 4.6), sharey=True,
                                  layout="constrained", squeeze=False)
+        colours = organisation_colours(orgs)
         for ax, label in zip(axes.flat, labels, strict=True):
             med = sm[sm["scenario"] == label].groupby("year")[cols].median().fillna(0.0)
             med = med.div(med.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
-            colours = [PALETTE[i % len(PALETTE)] for i in range(len(orgs))] + ["#BBBBBB"]
-            ax.stackplot(med.index, med.T.to_numpy(), labels=[*orgs, "NGOs"], colors=colours, alpha=0.9)
+            ax.stackplot(med.index, med.T.to_numpy(), labels=[*orgs, "NGOs"],
+                         colors=[colours[o] for o in [*orgs, "NGOs"]], alpha=0.9)
             ax.set_title(label)
             ax.set_xlabel("year")
             ax.set_ylim(0, 1)
             ax.set_xlim(med.index.min(), med.index.max())
         axes.flat[0].set_ylabel("median share of funding")
-        axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        legend_outside(axes.flat[-1])
     return fig
 
 
@@ -197,12 +180,12 @@ def plot_differences(diff: pd.DataFrame) -> plt.Figure:
                             fmt="o", color=PALETTE[(j + 1) % len(PALETTE)], capsize=3,
                             label=label if _ == g.index[0] else None)
                 ticks.append(y)
-                names.append(r["measure"])
+                names.append(label_of(r["measure"]))
                 y -= 1
         ax.axvline(0, color="black", lw=1)
         ax.set_yticks(ticks, names, fontsize=9)
         ax.set_xlabel(f"difference from {diff['reference'].iloc[0]}, relative to its mean (95% bootstrap CI)")
-        ax.legend(frameon=False, loc="best")
+        legend_outside(ax)
     return fig
 
 

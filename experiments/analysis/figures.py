@@ -1,8 +1,8 @@
 """The figure set of a run, drawn from its tidy frames (the CLI and the dashboard share it).
 
-Colours are colour-blind safe (Okabe & Ito 2008, then Paul Tol's muted set) and stable: an
-organisation has the same colour in every figure and every run of a scenario. Funding shares
-are smoothed to annual means because single quarters are lumpy (a few large grants).
+Colours, fonts and words come from ``migov.experiments.common.style``: an organisation has the
+same colour-blind-safe colour in every figure, whatever else is plotted beside it. Funding
+shares are smoothed to annual means because single quarters are lumpy (a few large grants).
 """
 
 from __future__ import annotations
@@ -17,30 +17,15 @@ import matplotlib.ticker
 import networkx as nx
 import numpy as np
 import pandas as pd
+from migov.experiments.common.style import (
+    OTHER_COLOUR,
+    legend_outside,
+    organisation_colours,
+    style,
+)
 
-# Okabe-Ito without black, which the figures keep for field means
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442"]
-TOL_MUTED = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499"]
-PALETTE = OKABE_ITO + TOL_MUTED
-NGO_COLOUR = "#BBBBBB"
 AUDIENCES = ("donors", "hosts", "peers")
-
-STYLE = {
-    "font.size": 12,
-    "axes.titlesize": 14,
-    "axes.labelsize": 12,
-    "legend.fontsize": 10,
-    "figure.dpi": 110,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-
-
-def org_colours(names: list[str]) -> dict[str, str]:
-    """A fixed colour per organisation, in scenario order, plus grey for NGOs."""
-    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
-    colours["NGOs"] = NGO_COLOUR
-    return colours
+STYLE = style()
 
 
 def organisations_in(model_df: pd.DataFrame) -> list[str]:
@@ -78,7 +63,7 @@ def plot_funding_shares(ax: plt.Axes, model_df: pd.DataFrame, colours: dict[str,
     ax.set_xlabel("year")
     ax.set_ylabel("share of funding received\n(rolling annual mean)")
     ax.set_title("Who wins the funding")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    legend_outside(ax)
 
 
 def plot_legitimacy_audience(ax: plt.Axes, agents_df: pd.DataFrame, model_df: pd.DataFrame,
@@ -89,7 +74,7 @@ def plot_legitimacy_audience(ax: plt.Axes, agents_df: pd.DataFrame, model_df: pd
     start = model_df["year"].iloc[0]
     col = f"legitimacy_{audience}"
     for name, g in io.groupby("agent", sort=False):
-        ax.plot(start + g["step"] / spy, g[col], color=colours.get(name, "#444444"), lw=1.6, label=name)
+        ax.plot(start + g["step"] / spy, g[col], color=colours.get(name, OTHER_COLOUR), lw=1.6, label=name)
     ax.plot(model_df["year"], model_df[col], color="black", lw=2.5, ls="--", label="mean")
     ax.set_ylim(0, 1)
     ax.set_title(f"with {audience}")
@@ -100,7 +85,7 @@ def plot_legitimacy(axes, agents_df: pd.DataFrame, model_df: pd.DataFrame, colou
     for ax, audience in zip(axes, AUDIENCES, strict=True):
         plot_legitimacy_audience(ax, agents_df, model_df, colours, audience)
     axes[0].set_ylabel("legitimacy (0-1)")
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    legend_outside(axes[-1])
 
 
 def plot_offices_by_region(ax: plt.Axes, network_df: pd.DataFrame, colours: dict[str, str],
@@ -111,12 +96,12 @@ def plot_offices_by_region(ax: plt.Axes, network_df: pd.DataFrame, colours: dict
     table = table.reindex(columns=[o for o in organisations if o in table.columns])
     left = np.zeros(len(table))
     for org in table.columns:
-        ax.barh(table.index, table[org], left=left, color=colours.get(org, "#444"), label=org)
+        ax.barh(table.index, table[org], left=left, color=colours.get(org, OTHER_COLOUR), label=org)
         left += table[org].to_numpy()
     ax.set_xlabel("country offices")
     ax.set_title("Offices per region")
     ax.invert_yaxis()
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    legend_outside(ax)
 
 
 def plot_mandates(axes, agents_df: pd.DataFrame, model_df: pd.DataFrame, colours: dict[str, str]) -> None:
@@ -126,7 +111,8 @@ def plot_mandates(axes, agents_df: pd.DataFrame, model_df: pd.DataFrame, colours
     ax = axes[0]
     if len(io):
         for name, g in io.groupby("agent", sort=False):
-            ax.plot(start + g["step"] / spy, g["mandate_breadth"], color=colours.get(name, "#444"), lw=1.6, label=name)
+            ax.plot(start + g["step"] / spy, g["mandate_breadth"], color=colours.get(name, OTHER_COLOUR), lw=1.6,
+                    label=name)
     ax.plot(model_df["year"], model_df["mandate_breadth"], color="black", lw=2.5, ls="--", label="mean")
     ax.set_ylabel("mandate breadth\n(effective number of issues)")
     ax.set_xlabel("year")
@@ -137,7 +123,8 @@ def plot_mandates(axes, agents_df: pd.DataFrame, model_df: pd.DataFrame, colours
     ax.set_ylabel("mean pairwise niche overlap\n(Pianka, 0-1)")
     ax.set_xlabel("year")
     ax.set_title("and overlap")
-    axes[0].legend(loc="upper left", ncol=2, frameon=False, fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_outside(axes[1], handles=handles, labels=labels)  # the breadth panel's lines, beside both
 
 
 def plot_network(ax: plt.Axes, network_df: pd.DataFrame, agents_df: pd.DataFrame, colours: dict[str, str],
@@ -197,7 +184,7 @@ def plot_overview(axes, model_df: pd.DataFrame) -> None:
         axes[3].plot(df["year"], df[col].rolling(window, min_periods=1).sum(), color=colour, lw=2, label=label)
     axes[3].set_ylabel("events per year")
     axes[3].set_title("Conflict")
-    axes[3].legend(frameon=False, fontsize=9)
+    legend_outside(axes[3], where="below", fontsize=9, ncol=1)
     for ax in axes:
         ax.set_xlabel("year")
 
@@ -206,7 +193,7 @@ def figure_set(model_df: pd.DataFrame, agents_df: pd.DataFrame, network_df: pd.D
                title: str = "") -> dict[str, plt.Figure]:
     """All figures of a run, by file stem. The caller saves or shows them."""
     orgs = organisations_in(model_df)
-    colours = org_colours(orgs)
+    colours = organisation_colours(orgs)
     figs: dict[str, plt.Figure] = {}
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(11, 5.5), layout="constrained")

@@ -51,11 +51,11 @@ from migov.experiments.analysis.sensitivity_figures import (
     plot_morris,
     plot_scatter_measure,
     plot_sobol,
-    title_of,
 )
 from migov.experiments.analysis.sweep_results import Analysis, check_sweep_folder, load
 from migov.experiments.common.outdir import check_destination
 from migov.experiments.common.storage import atomic_folder, manifest, write_json
+from migov.experiments.common.style import label_of
 from migov.experiments.sweep.engine import SweepError
 from migov.experiments.sweep.provenance import of_sweep
 from migov.experiments.sweep.runner import package_versions
@@ -98,7 +98,7 @@ def _grid(an: Analysis, means: pd.DataFrame) -> None:
     for m in an.measures:
         stem = f"effects_{_slug(m)}"
         an.figures[stem] = plot_grid_measure(an, m, means)
-        lines.append(f"- [{title_of(m)}]({stem}.png)")
+        lines.append(f"- [{label_of(m)}]({stem}.png)")
     ranges = effects.pivot(index="measure", columns="parameter", values="range_of_level_means")
     ranges = ranges.reindex(index=an.measures, columns=an.parameters)
     ranges["replicate_sd"] = effects.groupby("measure")["replicate_sd"].first()
@@ -136,7 +136,7 @@ def _correlations(an: Analysis, means: pd.DataFrame) -> None:
     for m in an.measures:
         stem = f"scatter_{_slug(m)}"
         an.figures[stem] = plot_scatter_measure(an, m, means, rho)
-        lines.append(f"- [{title_of(m)}]({stem}.png)")
+        lines.append(f"- [{label_of(m)}]({stem}.png)")
     an.sections.append("\n".join(lines))
 
 

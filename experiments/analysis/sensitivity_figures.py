@@ -1,5 +1,6 @@
 """Figures of a sensitivity analysis: measures against parameters, heatmaps, Morris and Sobol
-panels, drawn on one colour scale per measure."""
+panels. Parameters and measures are named in words (``label_of``); heatmap panels of measures on
+one scale (shares, concentration, legitimacy: 0-1) share one colour scale and one colour bar."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from migov.experiments.analysis.figures import PALETTE, STYLE
+from migov.experiments.analysis.figures import STYLE
 from migov.experiments.analysis.sensitivity import is_numeric
-from migov.experiments.analysis.sweep_results import MAX_ANNOTATED_CELLS, TITLES, Analysis
+from migov.experiments.analysis.sweep_results import MAX_ANNOTATED_CELLS, Analysis
+from migov.experiments.common.style import PALETTE, label_of, legend_outside, unit_of
 
-
-# --------------------------------------------------------------------------- figures
-def title_of(m: str) -> str:
-    return TITLES.get(m, m.replace("_", " "))
+LABEL_WIDTH = 34  # characters per line of an axis label in words
 
 
 def _panels(n: int, width: float = 4.4, height: float = 3.4, ncol: int | None = None):
@@ -54,38 +53,53 @@ def plot_grid_measure(an: Analysis, m: str, means: pd.DataFrame) -> plt.Figure:
                         capsize=4, label="mean ± replicate sd")
             if not numeric:
                 ax.set_xticks(xs, [str(v) for v in levels])
-            ax.set_xlabel(p)
-            ax.set_ylabel(title_of(m))
-        axes[0].legend(frameon=False, fontsize=9)
-        fig.suptitle(f"{title_of(m)}: mean over replicates and the other parameters", fontsize=13)
+            ax.set_xlabel(label_of(p, LABEL_WIDTH))
+            ax.set_ylabel(label_of(m))
+        legend_outside(axes[min(len(an.parameters), 3) - 1], fontsize=9)
+        fig.suptitle(f"{label_of(m)}: mean over replicates and the other parameters", fontsize=13)
     return fig
 
 
 def plot_heatmaps(an: Analysis, p: str, q: str, means: pd.DataFrame) -> plt.Figure:
-    """Each measure over a pair of parameters, averaged over replicates (and any other parameters)."""
+    """Each measure over a pair of parameters, averaged over replicates (and any other parameters).
+    Measures on one scale (``unit_of``) share one colour scale and one colour bar, so their
+    colours can be compared across panels; a measure on a scale of its own has its own bar."""
     xs, ys = _levels(an.results.design, p), _levels(an.results.design, q)
+    grids = {m: means.groupby([q, p])[m].mean().unstack(p).reindex(index=ys, columns=xs).to_numpy(float)
+             for m in an.measures}
+    scales: dict[str, tuple[float, float]] = {}
+    for m, values in grids.items():
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            lo, hi = scales.get(unit_of(m), (np.inf, -np.inf))
+            scales[unit_of(m)] = (min(lo, finite.min()), max(hi, finite.max()))
     with plt.rc_context(STYLE):
         fig, axes = _panels(len(an.measures), width=4.6, height=3.8)
+        images: dict[str, list] = {}
         for ax, m in zip(axes, an.measures, strict=False):
-            grid = means.groupby([q, p])[m].mean().unstack(p).reindex(index=ys, columns=xs)
-            im = ax.imshow(grid.to_numpy(float), origin="lower", aspect="auto", cmap="viridis")
+            values = grids[m]
+            lo, hi = scales.get(unit_of(m), (0.0, 1.0))
+            im = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=lo, vmax=hi)
+            images.setdefault(unit_of(m), []).append((ax, im))
             ax.set_xticks(range(len(xs)), [f"{v:.3g}" if is_numeric(an.results.design[p]) else str(v) for v in xs],
                           fontsize=9)
             ax.set_yticks(range(len(ys)), [f"{v:.3g}" if is_numeric(an.results.design[q]) else str(v) for v in ys],
                           fontsize=9)
-            ax.set_xlabel(p, fontsize=10)
-            ax.set_ylabel(q, fontsize=10)
-            ax.set_title(title_of(m), fontsize=11)
-            fig.colorbar(im, ax=ax, shrink=0.85).ax.tick_params(labelsize=9)
-            if grid.size <= MAX_ANNOTATED_CELLS:
-                values = grid.to_numpy(float)
-                lo, hi = np.nanmin(values), np.nanmax(values)
+            ax.set_xlabel(label_of(p, LABEL_WIDTH), fontsize=10)
+            ax.set_ylabel(label_of(q, LABEL_WIDTH), fontsize=10)
+            ax.set_title(label_of(m), fontsize=11)
+            if values.size <= MAX_ANNOTATED_CELLS:
                 for (i, j), v in np.ndenumerate(values):
                     if np.isfinite(v):
                         light = hi > lo and (v - lo) / (hi - lo) < 0.5
                         ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
                                 color="white" if light else "black")
-        fig.suptitle(f"means over replicates: {q} against {p}", fontsize=13)
+        for shown in images.values():
+            shared = len(shown) > 1
+            bar = fig.colorbar(shown[0][1], ax=[a for a, _ in shown], shrink=0.6 if shared else 0.85,
+                               label="one scale (0-1) for the panels without a bar of their own" if shared else None)
+            bar.ax.tick_params(labelsize=9)
+        fig.suptitle(f"Means over replicates. Across: {label_of(p)}; up: {label_of(q)}", fontsize=13)
     return fig
 
 
@@ -102,11 +116,11 @@ def plot_scatter_measure(an: Analysis, m: str, means: pd.DataFrame, rho: pd.Data
             r = rho[(rho["measure"] == m) & (rho["parameter"] == p)]
             if len(r) and np.isfinite(r["rho"].iloc[0]):
                 ax.set_title(f"Spearman ρ = {r['rho'].iloc[0]:+.2f}", fontsize=11)
-            ax.set_xlabel(p)
-            ax.set_ylabel(title_of(m))
+            ax.set_xlabel(label_of(p, LABEL_WIDTH))
+            ax.set_ylabel(label_of(m))
         if reps and params:
-            axes[0].legend(frameon=False, fontsize=9)
-        fig.suptitle(title_of(m), fontsize=13)
+            legend_outside(axes[min(len(params), 3) - 1], fontsize=9)
+        fig.suptitle(label_of(m), fontsize=13)
     return fig
 
 
@@ -114,7 +128,7 @@ def plot_morris(table: pd.DataFrame, measures: list[str]) -> plt.Figure:
     shown = [m for m in measures if m in set(table["measure"])]
     with plt.rc_context(STYLE):
         n_par = table["parameter"].nunique()
-        fig, axes = _panels(len(shown), width=5.2, height=max(2.6, 0.45 * n_par + 1.4))
+        fig, axes = _panels(len(shown), width=5.2, height=max(2.6, 0.7 * n_par + 1.4))
         for ax, m in zip(axes, shown, strict=False):
             t = table[table["measure"] == m]
             y = np.arange(len(t))[::-1]
@@ -122,8 +136,8 @@ def plot_morris(table: pd.DataFrame, measures: list[str]) -> plt.Figure:
             noise = t["noise_mu_star"].iloc[0]
             if np.isfinite(noise):
                 ax.axvline(noise, color="black", ls="--", lw=1.2)
-            ax.set_yticks(y, [_short(p) for p in t["parameter"]], fontsize=9)
-            ax.set_title(title_of(m), fontsize=11)
+            ax.set_yticks(y, [label_of(p, LABEL_WIDTH) for p in t["parameter"]], fontsize=9)
+            ax.set_title(label_of(m), fontsize=11)
             ax.set_xlabel("μ* (95% CI)")
         if shown and np.isfinite(table["noise_mu_star"]).any():
             fig.legend([plt.Line2D([], [], color="black", ls="--", lw=1.2)], ["μ* of replicate noise alone"],
@@ -146,8 +160,8 @@ def plot_sobol(table: pd.DataFrame, measures: list[str], noise: pd.Series) -> pl
             if np.isfinite(share):
                 ax.axhline(share, color="black", ls="--", lw=1.2)
             ax.axhline(0, color="black", lw=0.8)
-            ax.set_xticks(x, [_short(p) for p in t["parameter"]], rotation=30, ha="right", fontsize=9)
-            ax.set_title(title_of(m), fontsize=11)
+            ax.set_xticks(x, [label_of(p, LABEL_WIDTH) for p in t["parameter"]], rotation=30, ha="right", fontsize=9)
+            ax.set_title(label_of(m), fontsize=11)
         if shown:
             handles = [plt.Rectangle((0, 0), 1, 1, color=PALETTE[0]), plt.Rectangle((0, 0), 1, 1, color=PALETTE[1])]
             labels = ["S1 (first order)", "ST (total)"]
@@ -158,6 +172,3 @@ def plot_sobol(table: pd.DataFrame, measures: list[str], noise: pd.Series) -> pl
         fig.suptitle("Sobol indices with 95% bootstrap intervals", fontsize=13)
     return fig
 
-
-def _short(p: str) -> str:
-    return p.removeprefix("parameters.")

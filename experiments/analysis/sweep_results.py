@@ -12,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-from migov.experiments.analysis.compare import KEY_MEASURES
 from migov.experiments.sweep.engine import SweepError, SweepResults, load_results
 from migov.model import ScenarioError
 from migov.model.config import read_text
@@ -20,7 +19,6 @@ from migov.model.config import read_text
 DEFAULT_MEASURES = ["hhi", "funding_share_NGOs", "funding_share_IOM", "legitimacy_donors", "legitimacy_hosts",
                     "legitimacy_peers", "niche_overlap", "mandate_breadth", "offices", "contestations",
                     "network_density", "knowledge_stock"]
-TITLES = dict(KEY_MEASURES)
 NOT_MEASURES = {"run_id", "step", "year", "ledger_error"}
 MAX_ANNOTATED_CELLS = 64
 

@@ -14,6 +14,7 @@ import pandas as pd
 from migov.experiments.analysis.figures import STYLE
 from migov.experiments.calibration.simulate import Simulator, natural, sampled, stat_key
 from migov.experiments.calibration.spec import LoadedCalibration, Prior
+from migov.experiments.common.style import label_of, legend_outside
 from migov.experiments.validation.validate import Validation, _number, markdown
 
 IDENTIFIED = 0.5  # posterior sd below this share of the prior's: the record identifies the parameter
@@ -120,11 +121,11 @@ def marginals_figure(post: pd.DataFrame, sim: Simulator, title: str):
                 dens = np.full_like(grid, 1.0 / (s_hi - s_lo))
             ax.plot(grid, dens, color="#D55E00", lw=1.5, label="prior")
             ax.set_title(name, fontsize=10)
-            ax.set_xlabel(("log10 " if prior.distribution == "loguniform" else "") + path, fontsize=8)
+            ax.set_xlabel(_axis_words(sim, name, 40), fontsize=8)
             ax.set_yticks([])
         for ax in list(axes.flat)[len(names):]:
             ax.axis("off")
-        axes.flat[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.35) if rows == 1 else None)
+        legend_outside(axes.flat[cols - 1], fontsize=8)
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
     return fig
@@ -154,12 +155,18 @@ def pairs_figure(post: pd.DataFrame, sim: Simulator, title: str):
                     continue
                 ax.tick_params(labelsize=6)
                 if i == n - 1:
-                    ax.set_xlabel(("log10 " if sim.priors[b].distribution == "loguniform" else "") + b, fontsize=7)
+                    ax.set_xlabel(_axis_words(sim, b), fontsize=7)
                 if j == 0 and i > 0:
-                    ax.set_ylabel(("log10 " if sim.priors[a].distribution == "loguniform" else "") + a, fontsize=7)
+                    ax.set_ylabel(_axis_words(sim, a), fontsize=7)
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
     return fig
+
+
+def _axis_words(sim: Simulator, name: str, width: int = 24) -> str:
+    """A sampled parameter in words (on the log scale its prior samples on, if so)."""
+    words = label_of(sim.paths[name])
+    return textwrap.fill(("log10 of " if sim.priors[name].distribution == "loguniform" else "") + words, width)
 
 
 def diagnostics_figure(diag: pd.DataFrame, title: str):

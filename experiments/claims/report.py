@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from migov.experiments import __version__
-from migov.experiments.analysis.figures import PALETTE, STYLE
+from migov.experiments.analysis.figures import STYLE
 from migov.experiments.claims.registry import Verdict, arms
 from migov.experiments.common.outdir import open_accumulating, record_files
+from migov.experiments.common.style import PALETTE, label_of, legend_outside
 from migov.experiments.sweep.provenance import provenance
 
 MARK = {"holds": "holds", "fails": "FAILS", "inconclusive": "inconclusive"}
@@ -40,9 +42,10 @@ def claim_figure(v: Verdict) -> plt.Figure:
             means = wide.mean()
             for j, (lvl, name) in enumerate(((0, "low"), (1, "high"))):
                 ys = [means[lvl], means[2 + lvl]]
-                ax.plot([0, 1], ys, "o-", color=PALETTE[j], lw=2, label=f"{f2.path} {name} ({[f2.low, f2.high][lvl]})")
-            ax.set_xticks([0, 1], [f"{f1.path}\nlow ({f1.low})", f"high ({f1.high})"])
-            ax.legend(frameon=False, fontsize=9)
+                ax.plot([0, 1], ys, "o-", color=PALETTE[j], lw=2, label=f"{name} ({[f2.low, f2.high][lvl]})")
+            ax.set_xticks([0, 1], [f"low ({f1.low})", f"high ({f1.high})"])
+            ax.set_xlabel(label_of(f1.path, 50))
+            legend_outside(ax, fontsize=9, title=label_of(f2.path, 26), title_fontsize=9)
         else:
             x = np.arange(wide.shape[1])
             for _, row in wide.iterrows():
@@ -51,11 +54,11 @@ def claim_figure(v: Verdict) -> plt.Figure:
             short = [lab.split("=")[-1] if "=" in lab else lab for lab in labels]
             ax.set_xticks(x, short)
             if cmp.type == "sweep":
-                ax.set_xlabel(cmp.parameter)
+                ax.set_xlabel(label_of(cmp.parameter, 50))
             if cmp.type == "threshold":
                 ax.axhline(cmp.threshold, color="black", ls="--", lw=1.5, label=f"threshold {cmp.threshold:g}")
-                ax.legend(frameon=False)
-        ax.set_ylabel(f"{c.measure.name} ({c.measure.summary})")
+                legend_outside(ax)
+        ax.set_ylabel(textwrap.fill(f"{label_of(c.measure.name)} ({c.measure.summary})", 40))
         ax.set_title(f"{c.id}: {_shown(v)}", fontsize=11)
     return fig
 

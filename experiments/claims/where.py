@@ -60,6 +60,7 @@ from migov.experiments.claims.registry import (
     per_replicate,
 )
 from migov.experiments.common.outdir import open_accumulating, record_files
+from migov.experiments.common.style import PALETTE, label_of, legend_outside
 from migov.experiments.sweep.design import build_design
 from migov.experiments.sweep.engine import run_sweep
 from migov.experiments.sweep.experiment import Design, Experiment, ParameterSpec
@@ -251,24 +252,28 @@ def run_where(claim: Claim, out: Path, samples: int = 64, replicates: int = 3, w
 
 
 def where_figure(w: Where) -> plt.Figure:
-    """Left: the samples on the box's two first restrictions (or two sampled parameters), green where the
-    claim goes the claimed way, with the box; right: PRIM's coverage-density trade-off along the peeling trajectory."""
+    """Left: the samples on the box's two first restrictions (or two sampled parameters), blue dots where
+    the claim goes the claimed way and orange crosses where not, with the box; right: PRIM's coverage-density
+    trade-off along the peeling trajectory."""
     box, table = w.box, w.valid
     sampled = list(w.ranges)
     dims = (list(box.bounds) + [n for n in sampled if n not in box.bounds])[:2]
     with plt.rc_context(STYLE):
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
-        colours = np.where(table["claimed_way"], "#117733", "#CC3311")
+        y = dims[1] if len(dims) == 2 else "effect"
+        way = table["claimed_way"].astype(bool)
+        # blue and orange with two shapes: told apart under every colour-vision deficiency
+        ax.scatter(table.loc[way, dims[0]], table.loc[way, y], color=PALETTE[0], marker="o", s=28, alpha=0.8,
+                   label="the claimed way")
+        ax.scatter(table.loc[~way, dims[0]], table.loc[~way, y], color=PALETTE[3], marker="x", s=28, alpha=0.8,
+                   label="not")
         if len(dims) == 2:
-            ax.scatter(table[dims[0]], table[dims[1]], c=colours, s=28, alpha=0.8)
             (lo0, hi0), (lo1, hi1) = (box.bounds.get(d, w.ranges[d].range) for d in dims)
             ax.add_patch(plt.Rectangle((lo0, lo1), hi0 - lo0, hi1 - lo1, fill=False, lw=2, ec="black"))
-            ax.set_ylabel(dims[1])
-        else:
-            ax.scatter(table[dims[0]], table["effect"], c=colours, s=28, alpha=0.8)
-            ax.set_ylabel("effect")
-        ax.set_xlabel(dims[0])
-        ax.set_title(f"{w.claim.id}\ngreen: the claimed way at the sample ({w.share:.0%}); red: not", fontsize=10)
+        ax.set_ylabel(label_of(y, 40) if len(dims) == 2 else "effect")
+        ax.set_xlabel(label_of(dims[0], 50))
+        legend_outside(ax, where="below", fontsize=9)
+        ax.set_title(f"{w.claim.id}\nthe claimed way at {w.share:.0%} of the samples", fontsize=10)
         t = box.trajectory
         points = ax2.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=30, zorder=2)
         ax2.plot(t["coverage"], t["density"], color="#BBBBBB", lw=1, zorder=1)

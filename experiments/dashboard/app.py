@@ -23,7 +23,6 @@ from mesa.visualization.utils import update_counter
 from migov.experiments.analysis.figures import (
     AUDIENCES,
     STYLE,
-    org_colours,
     organisations_in,
     plot_funding_shares,
     plot_legitimacy_audience,
@@ -33,6 +32,7 @@ from migov.experiments.analysis.figures import (
 from migov.experiments.analysis.run_folder import write_run
 from migov.experiments.common.library import scenario_files
 from migov.experiments.common.outdir import fresh_subfolder
+from migov.experiments.common.style import legend_outside, organisation_colours
 from migov.experiments.sweep.runner import network_frame, result_of
 from migov.model import MigovModel, ScenarioError
 from migov.model.config import apply_overrides, read_resolved, validate_scenario
@@ -184,7 +184,7 @@ def FundingView(model: DashboardModel):
     with plt.rc_context(CLASSROOM):
         fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
         if model.steps > 0:
-            plot_funding_shares(ax, mdf, org_colours(organisations_in(mdf)))
+            plot_funding_shares(ax, mdf, organisation_colours(organisations_in(mdf)))
         else:
             ax.set_title("Who wins the funding (press step or play)")
             ax.set_xlabel("year")
@@ -199,10 +199,10 @@ def LegitimacyView(model: DashboardModel):
     mdf, adf = _frames(model)
     with plt.rc_context(CLASSROOM):
         fig, ax = plt.subplots(figsize=(9, 3.7), layout="constrained")
-        plot_legitimacy_audience(ax, adf, mdf, org_colours(organisations_in(mdf)), audience)
+        plot_legitimacy_audience(ax, adf, mdf, organisation_colours(organisations_in(mdf)), audience)
         ax.set_ylabel("legitimacy (0-1)")
         ax.set_title(f"Legitimacy with {audience}")
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        legend_outside(ax)
     figure_image(fig, "legitimacy")
 
 
@@ -213,7 +213,7 @@ def NetworkView(model: DashboardModel):
     orgs = organisations_in(mdf)
     with plt.rc_context(CLASSROOM):
         fig, ax = plt.subplots(figsize=(9, 4.4), layout="constrained")
-        plot_network(ax, network_frame(model), adf, org_colours(orgs), orgs)
+        plot_network(ax, network_frame(model), adf, organisation_colours(orgs), orgs)
         ax.set_title("Partnerships now\n(solid: IO-IO; dashed: IO-government; size: budget)", fontsize=13)
     figure_image(fig, "network")
 
@@ -224,7 +224,7 @@ def OfficesView(model: DashboardModel):
     orgs = model.io.names
     with plt.rc_context(CLASSROOM):
         fig, ax = plt.subplots(figsize=(9, 4.0), layout="constrained")
-        plot_offices_by_region(ax, network_frame(model), org_colours(orgs), orgs)
+        plot_offices_by_region(ax, network_frame(model), organisation_colours(orgs), orgs)
     figure_image(fig, "offices")
 
 

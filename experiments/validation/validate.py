@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from migov.experiments.analysis.figures import STYLE, save_figures
 from migov.experiments.common.storage import atomic_folder, manifest, write_json, write_parquet
+from migov.experiments.common.style import legend_outside
 from migov.experiments.sweep.experiment import SCENARIO_COLUMN
 from migov.experiments.sweep.kept import run_kept
 from migov.experiments.sweep.loaded import LoadedExperiment, build_experiment
@@ -372,10 +373,10 @@ def plot_fact(fact: Fact, annual: pd.DataFrame, scenario: str):
             ax.set_ylabel(fact.units)
         ax.set_xlabel("year")
         ax.set_title(f"{fact.description} ({scenario}, {SAMPLES[fact.sample]})", fontsize=11)
-        ax.legend(loc="best", fontsize=9)
+        legend_outside(ax, fontsize=9)
         caption = f"Model: {fact.measure_text()}. Source: {fact.sources()}"
         fig.text(0.01, 0.01, textwrap.fill(caption, 130), fontsize=7, va="bottom", ha="left")
-        fig.subplots_adjust(bottom=0.24)
+        fig.subplots_adjust(bottom=0.24, right=0.74)
     return fig
 
 
