@@ -139,8 +139,9 @@ class Game:
         if outdir.recognise(Path(folder)) is not None and (Path(folder) / GAME_FILE).exists():
             raise GameError(str(folder), f"holds a game already; resume it with migov classroom --resume {folder}")
         outdir.open_accumulating(Path(folder), KIND, [path])
+        in_library = path.resolve().parent in [d.resolve() for d in library_dirs()]
         spec = {
-            "scenario": path.stem if path.resolve().parent in [d.resolve() for d in library_dirs()] else str(path),
+            "scenario": path.stem if in_library else str(path.resolve()),
             "seed": seed, "round_steps": round_steps, "per_round": per_round,
             "rounds_total": rounds or min(most, 10), "seconds": float(seconds),
             "instructor_token": secrets.token_urlsafe(12), "seats": seats, "rounds": [], "pending": {},
@@ -225,6 +226,9 @@ class Game:
                 return s
         raise GameError("seat link", "not a seat of this game; ask the instructor for your link")
 
+    def has_seat(self, token: str) -> bool:
+        return any(secrets.compare_digest(s.token, str(token)) for s in self.seats)
+
     def is_instructor(self, token: str) -> bool:
         return secrets.compare_digest(self.spec["instructor_token"], str(token))
 
@@ -258,6 +262,8 @@ class Game:
                 self.state = "playing"
                 self.deadline = time.monotonic() + self.seconds_left
                 self._touch()
+                if self.spec.get("auto_advance", True) and self.all_chosen():  # chosen in the lobby or the pause
+                    self.advance()
 
     def pause(self) -> None:
         with self.lock:

@@ -18,6 +18,7 @@ from migov.experiments.cli import (
     analyse,
     calibrate,
     claims,
+    classroom,
     compare,
     dashboard,
     design,
@@ -31,7 +32,7 @@ from migov.experiments.cli.args import EXIT_FAILED_RUNS, EXIT_INTERRUPTED, EXIT_
 from migov.experiments.sweep.engine import SweepError, SweepInterrupted
 from migov.model import ScenarioError
 
-COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, claims, validate, calibrate, explore)
+COMMANDS = (run, scenarios, compare, sweep, design, analyse, dashboard, classroom, claims, validate, calibrate, explore)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,0 +1,322 @@
+"""The classroom's pages: an instructor's console and a page per seat (Solara).
+
+Started by ``migov classroom`` (``solara run`` on this module, with ``MIGOV_CLASSROOM_GAME`` set
+to the game's folder). One game per server: loaded (replayed) when the module is imported, and
+shared by every browser session. Links carry the game's tokens: ``/?seat=TOKEN`` for a seat,
+``/?instructor=TOKEN`` for the console; a page without a valid token shows nothing of the game.
+
+Every page follows the game live: a thread per page waits on the game's changes (and ticks once
+a second for the clock), so a choice, a resolved round or a pause shows everywhere at once, and a
+page that reloads or reconnects simply reads the game again: nothing is held in the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import solara
+from migov.model import ScenarioError
+
+from . import debrief, views
+from .game import Game
+
+GAME_FOLDER = Path(os.environ.get("MIGOV_CLASSROOM_GAME", "results/classroom/game"))
+BASE_URL = os.environ.get("MIGOV_CLASSROOM_BASE", "")  # the address students use, for the seat links
+DEBRIEF_RUNS = int(os.environ.get("MIGOV_CLASSROOM_DEBRIEF_RUNS", "8"))
+_game: Game | None = None
+_lock = threading.Lock()
+
+
+def game() -> Game:
+    """The game this server plays, loaded once; a thread resolves rounds whose time is up."""
+    global _game
+    with _lock:
+        if _game is None:
+            _game = Game.load(GAME_FOLDER)
+            threading.Thread(target=_clock, args=(_game,), daemon=True, name="classroom-clock").start()
+        return _game
+
+
+def _clock(g: Game) -> None:
+    while True:
+        g.tick()
+        time.sleep(0.5)  # the round clock's resolution, not a wait on a guess
+
+
+def use_live(g: Game) -> int:
+    """Re-render when the game changes, and once a second for the clock."""
+    tick, set_tick = solara.use_state(0)
+
+    def follow(cancel: threading.Event) -> None:
+        seen = g.version
+        while not cancel.is_set():
+            seen = g.wait_for_change(seen, timeout=1.0)
+            set_tick(lambda t: t + 1)
+
+    solara.use_thread(follow, dependencies=[])
+    return tick
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    return f"{x:,.{digits}f}"
+
+
+# ---------------------------------------------------------------------------- shared pieces
+@solara.component
+def Header(v: dict, who: str) -> None:
+    state = {"lobby": "waiting to start", "playing": "playing", "paused": "paused", "finished": "game over"}[v["state"]]
+    clock = f" · {v['seconds_left']} s left" if v["state"] == "playing" else ""
+    solara.Markdown(f"## {who}\n**{v['scenario']}** · round {v['round']} of {v['rounds']} (a {v['per_round']}) · "
+                    f"{v['date']} · <span class='migov-state'>{state}</span>{clock}")
+
+
+@solara.component
+def EventList(events: list[dict], title: str) -> None:
+    with solara.Card(title, margin=0):
+        if not events:
+            solara.Text("nothing yet")
+        lines = [f"- {e['date']} · {e['text']}" for e in events[::-1]]
+        solara.Markdown("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------- a seat
+@solara.component
+def OrganisationForm(g: Game, token: str, v: dict) -> None:
+    # the draft lives in reactive values read when used (not in closures of a render), because
+    # the live thread re-renders the page while people click: a closure may be a render behind
+    chosen = v["chosen"] or {}
+    actions = solara.use_reactive(list(chosen.get("actions") or []))
+    partner = solara.use_reactive(chosen.get("partner"))
+    rival = solara.use_reactive(chosen.get("rival"))
+    engage = solara.use_reactive(chosen.get("engage"))
+    bid_in = solara.use_reactive(list(chosen.get("bid_in") or []))
+    message = solara.use_reactive("")
+    opts, most = v["options"], v["max_actions"]
+    with solara.Card(f"Your choice for this round (up to {most} actions)", margin=0, classes=["migov-choice"]):
+        for a, words in v["action_words"].items():
+            def toggle(on: bool, a: str = a) -> None:
+                actions.value = [x for x in actions.value if x != a] + ([a] if on else [])
+
+            solara.Checkbox(label=words, value=a in actions.value, on_value=toggle,
+                            disabled=a not in actions.value and len(actions.value) >= most)
+        if "build_global_partnership" in actions.value:
+            solara.Select("partner to seek", values=opts["partner"], value=partner)
+        if "contest_rival" in actions.value:
+            solara.Select("rival to contest", values=opts["rival"], value=rival)
+        if "build_local_partnership" in actions.value and opts["engage"]:
+            solara.Select("host government to engage", values=opts["engage"], value=engage)
+        solara.SelectMultiple("bid for projects only in (empty: wherever you are present)", values=bid_in.value,
+                              all_values=opts["bid_in"], on_value=bid_in.set)
+
+        def send() -> None:
+            chose = actions.value
+            data = {"actions": chose,
+                    "partner": partner.value if "build_global_partnership" in chose else None,
+                    "rival": rival.value if "contest_rival" in chose else None,
+                    "engage": engage.value if "build_local_partnership" in chose else None,
+                    "bid_in": bid_in.value or None}
+            try:
+                g.submit(token, data)
+                message.value = ""
+            except ScenarioError as err:
+                message.value = str(err)
+
+        solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
+                      disabled=v["state"] == "finished")
+        if message.value:
+            solara.Error(message.value)
+
+
+@solara.component
+def DonorForm(g: Game, token: str, v: dict) -> None:
+    chosen = v["chosen"] or {}
+    share = solara.use_reactive(float(chosen["earmarked"] if chosen.get("earmarked") is not None
+                                      else v["budget"]["earmarked_share"]))
+    fund = solara.use_reactive(list(chosen.get("fund") or []))
+    message = solara.use_reactive("")
+    with solara.Card("Your choice for this round", margin=0, classes=["migov-choice"]):
+        solara.SliderFloat("share of your envelope given as earmarked project grants", value=share, min=0.0, max=1.0,
+                           step=0.05)
+        solara.SelectMultiple("fund only (empty: whoever the calls pick)", values=fund.value,
+                              all_values=v["options"]["fund"], on_value=fund.set)
+
+        def send() -> None:
+            try:
+                g.submit(token, {"earmarked": share.value, "fund": fund.value or None})
+                message.value = ""
+            except ScenarioError as err:
+                message.value = str(err)
+
+        solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
+                      disabled=v["state"] == "finished")
+        if message.value:
+            solara.Error(message.value)
+
+
+@solara.component
+def SeatStatus(v: dict) -> None:
+    b = v["budget"]
+    if v["kind"] == "organisation":
+        legit = v["legitimacy"]
+        rows = [f"**Budget** {fmt(b['core'] + b['earmarked'])}m (core {fmt(b['core'])}m, earmarked "
+                f"{fmt(b['earmarked'])}m) · last step's income {fmt(b['income_last_step'])}m · "
+                f"share of funding {b['funding_share']:.0%}",
+                f"**Legitimacy** with donors {legit['donors']:.2f} · with hosts {legit['hosts']:.2f} · "
+                f"with peers {legit['peers']:.2f}",
+                "**By donor** " + " · ".join(f"{d} {x:.2f}" for d, x in v["legitimacy_by_donor"].items()),
+                f"**Offices** in {len(v['offices'])} countries: {', '.join(v['offices']) or 'none'}",
+                f"**Partners** {', '.join(v['partners']) or 'none'}",
+                "**Mandate** " + ", ".join(f"{k} {x:.2f}" for k, x in v["mandate"])]
+        table = ["| rival | share of funding | standing with peers | overlap with you |", "|---|---|---|---|"]
+        table += [f"| {r['name']} | {r['funding_share']:.0%} | {r['peers']:.2f} | {r['overlap']:.2f} |"
+                  for r in v["rivals"]]
+    else:
+        rows = [f"**Envelope** {fmt(b['envelope'])}m a step · earmarked {b['earmarked_share']:.0%} · "
+                f"disbursed last step {fmt(b['disbursed_last_step'])}m",
+                "**Core money goes to** " + ", ".join(f"{k} {x:.0%}" for k, x in v["core_split"].items() if x >= 0.01),
+                "**Your priorities** " + ", ".join(f"{k} {x:.2f}" for k, x in v["priorities"] if x > 0)]
+        table = ["| organisation | legitimacy with you | reputation | share of funding |", "|---|---|---|---|"]
+        table += [f"| {o['name']} | {o['legitimacy_with_you']:.2f} | {o['reputation']:.2f} | {o['funding_share']:.0%} |"
+                  for o in v["organisations"]]
+    with solara.Card("Where you stand", margin=0, classes=["migov-status"]):
+        solara.Markdown("\n\n".join(rows))
+        solara.Markdown("\n".join(table))
+    calls = ["| call | money | grants |", "|---|---|---|"] + [f"| {c['donor']} | {fmt(c['pool'])}m | {c['grants']} |"
+                                                             for c in v["calls"]]
+    with solara.Card("Calls for projects last step", margin=0):
+        solara.Markdown("\n".join(calls))
+
+
+@solara.component
+def SeatPage(g: Game, token: str) -> None:
+    use_live(g)
+    seat = g.seat_of(token)
+    v = views.seat_view(g, seat)
+    Header(v, f"You play {seat.agent}" + (f" ({seat.label})" if seat.label else ""))
+    with solara.Column():  # notices come and go inside one box, so the form below keeps its state
+        if v["ruled_last_round"]:
+            solara.Warning("You did not choose in time last round: your agent's own rule played it.")
+        if v["state"] == "lobby":
+            solara.Info("Waiting for the instructor to start the game. Look around: this is where you stand.")
+        elif v["state"] == "paused":
+            solara.Info("The instructor has paused the game; the clock stands still.")
+        if v["state"] == "finished":
+            solara.Info("The game is over. The debrief is on the instructor's screen.")
+        elif v["chosen"] is not None:
+            solara.Success("Your choice is in. You can change it until the round ends.", classes=["migov-chosen"])
+    with solara.Columns([3, 2]):
+        with solara.Column():
+            SeatStatus(v)
+        with solara.Column():
+            if v["state"] != "finished":
+                (OrganisationForm if v["kind"] == "organisation" else DonorForm)(g, token, v).key(
+                    f"form-{v['round']}")
+            EventList(v["moves"], "What the others did last round")
+            EventList(v["own_moves"], "What came of your moves")
+
+
+# ---------------------------------------------------------------------------- the instructor
+@solara.component
+def InjectPanel(g: Game, v: dict) -> None:
+    event, set_event = solara.use_state(None)
+    region, set_region = solara.use_state(v["regions"][0] if v["regions"] else None)
+    issue, set_issue = solara.use_state(v["issues"][0])
+    size, set_size = solara.use_state(3.0)
+    message, set_message = solara.use_state("")
+    labels = {f"{e['label']} (scheduled {e['scheduled']})": e["index"] for e in v["events"]}
+
+    def queue(ev: dict) -> None:
+        try:
+            set_message("queued for the next round: " + g.inject(ev))
+        except ScenarioError as err:
+            set_message(str(err))
+
+    with solara.Card("Inject an event into the next round", margin=0):
+        if labels:
+            solara.Select("one of the scenario's events, now", values=list(labels), value=event, on_value=set_event)
+            solara.Button("Queue this event", disabled=event is None,
+                          on_click=lambda: queue({"scenario_event": labels[event]}))
+        solara.Select("a crisis in", values=v["regions"], value=region, on_value=set_region)
+        solara.Select("pressure on", values=v["issues"], value=issue, on_value=set_issue)
+        solara.SliderFloat("size of the jump", value=size, min=0.5, max=10.0, step=0.5, on_value=set_size)
+        solara.Button("Queue this crisis", classes=["migov-crisis"],
+                      on_click=lambda: queue({"crisis": {"region": region, "issue": issue, "magnitude": size}}))
+        if v["queued"]:
+            solara.Markdown("Queued: " + "; ".join(v["queued"]))
+        if message:
+            solara.Text(message)
+
+
+@solara.component
+def DebriefPanel(g: Game) -> None:
+    made, set_made = solara.use_state(None)
+    busy, set_busy = solara.use_state(False)
+
+    def make() -> None:
+        set_busy(True)
+        try:
+            set_made(str(debrief.write_debrief(g, DEBRIEF_RUNS)))
+        finally:
+            set_busy(False)
+
+    with solara.Card("Debrief", margin=0, classes=["migov-debrief"]):
+        solara.Button("Make the debrief (the game against the rules)", on_click=make, disabled=busy,
+                      classes=["migov-make-debrief"])
+        if busy:
+            solara.ProgressLinear(True)
+            solara.Text("replaying the game's world with the rules alone...")
+        if made:
+            folder = Path(made)
+            solara.Markdown(f"Written to `{folder}`: `debrief.pdf`, the figures as PNG, and the tables as CSV.",
+                            style={"font-size": "90%"})
+            solara.Markdown((folder / "debrief.md").read_text(encoding="utf-8"))
+            for name in ("against_rules", "outcomes", "funding_shares", "legitimacy", "mandates"):
+                solara.Image(folder / f"{name}.png", width="100%")
+
+
+@solara.component
+def InstructorPage(g: Game) -> None:
+    use_live(g)
+    v = views.instructor_view(g)
+    Header(v, "Instructor")
+    with solara.Row():
+        solara.Button("Start" if v["state"] == "lobby" else "Resume", on_click=g.start, color="primary",
+                      disabled=v["state"] not in ("lobby", "paused"), classes=["migov-start"])
+        solara.Button("Pause", on_click=g.pause, disabled=v["state"] != "playing", classes=["migov-pause"])
+        solara.Button("End the round now", on_click=g.advance, disabled=v["state"] == "finished",
+                      classes=["migov-advance"])
+    base = BASE_URL or solara.use_router().root_path or ""
+    rows = ["| seat | plays | link | this round | last round |", "|---|---|---|---|---|"]
+    for s in v["seats"]:
+        status = "<span class='migov-has-chosen'>chosen</span>" if s["chosen"] else "waiting"
+        rows.append(f"| {s['seat']} | {s['agent']} ({s['kind']}) | `{base}/?seat={s['token']}` | {status} | "
+                    f"{'timed out: played by its rule' if s['ruled_last_round'] else ''} |")
+    chosen = sum(s["chosen"] for s in v["seats"])
+    with solara.Card(f"Seats: {chosen} of {len(v['seats'])} have chosen", margin=0, classes=["migov-seats"]):
+        solara.Markdown("\n".join(rows))
+    with solara.Columns([1, 1]):
+        InjectPanel(g, v)
+        EventList(v["recent"], "Last round in the field")
+    DebriefPanel(g)
+
+
+@solara.component
+def Page() -> None:
+    router = solara.use_router()
+    query = parse_qs(router.search or "")
+    try:
+        g = game()
+    except ScenarioError as err:
+        solara.Error(str(err))
+        return
+    seat, instructor = query.get("seat", [""])[0], query.get("instructor", [""])[0]
+    if instructor and g.is_instructor(instructor):
+        InstructorPage(g)
+    elif seat and g.has_seat(seat):
+        SeatPage(g, seat)
+    else:
+        solara.Markdown("## migov classroom\nThis link is not a seat of this game. Ask the instructor for yours.")
