@@ -1,4 +1,4 @@
-"""Choices made by people in an agent's seat instead of its rules (the classroom; ODD 7.12).
+"""Choices made by people in an agent's seat instead of its rules (the classroom; ODD 7.10).
 
 A seat replaces only what the agent's rule would *choose* in a step. What follows is left to
 the model's own mechanisms: a sought partner may still refuse, a donor still scores bids, a

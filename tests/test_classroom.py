@@ -124,3 +124,46 @@ def test_a_game_file_from_other_code_is_not_resumed(tmp_path):
     (g.folder / "game.json").write_text(json.dumps(spec))
     with pytest.raises(GameError, match="code_hash"):
         Game.load(g.folder)
+
+
+def test_the_command_sets_up_a_game_resumes_it_and_writes_its_debrief(tmp_path, capsys):
+    from migov.experiments.cli import main
+
+    folder = tmp_path / "game"
+    assert main(["classroom", "baseline", "--play", "IOM,EU", "--rounds", "2", "--out", str(folder), "--no-serve",
+                 "--host", "localhost", "--port", "9999"]) == 0
+    spec = json.loads((folder / "game.json").read_text())
+    printed = capsys.readouterr().out
+    assert f"http://localhost:9999/?instructor={spec['instructor_token']}" in printed
+    assert all(f"?seat={s['token']}" in (folder / "links.md").read_text() for s in spec["seats"])
+    g = Game.load(folder)
+    g.advance()
+    assert main(["classroom", "--resume", str(folder), "--debrief", "--debrief-runs", "2"]) == 0
+    assert (folder / "debrief" / "debrief.pdf").stat().st_size > 0
+    listed = json.loads((folder / "manifest.json").read_text())["files"]
+    assert {"game.json", "links.md", "debrief/debrief.pdf"} <= set(listed)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["classroom", "baseline", "--play", "IOM,Nobody"], "--play"),
+    (["classroom", "baseline", "--rounds", "999"], "--rounds"),
+    (["classroom", "baseline", "--seats", "99"], "--seats"),
+    (["classroom", "baseline", "--play", "IOM,IOM"], "two seats"),
+    (["classroom"], "scenario"),
+    (["classroom", "--resume", "nowhere"], "game.json"),
+])
+def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, says):
+    from migov.experiments.cli import main
+
+    assert main([*argv, "--out", str(tmp_path / "g"), "--no-serve"] if "--resume" not in argv else argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_folder_migov_did_not_write_is_refused(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("years of work")
+    with pytest.raises(ScenarioError, match="mine"):
+        Game.new(tmp_path / "mine", "baseline", ["IOM"], rounds=1)
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["thesis.docx"]

@@ -1,11 +1,11 @@
 """The classroom as a room uses it: an instructor and three seats in browsers of their own.
 
-``migov classroom`` serves a game of three rounds (IOM, UNHCR and the EU seated; 20 seconds a
-round). The seats choose in the lobby, one reloads and finds its choice kept; the instructor
-starts, and the round resolves at once because everyone has chosen. Round two: the instructor
-pauses, two seats choose, the instructor resumes, and the clock runs out on UNHCR, which its rule
-plays and the pages mark. Round three the instructor ends by hand. Then the debrief is made and
-shown. Every wait is on the page's state (a text or a class appearing), never a sleep; the
+``migov classroom`` serves a game of three rounds (IOM, UNHCR and the EU seated; 6 seconds a
+round, and a pause after each round for the room to talk). The seats choose in the lobby, one
+reloads and finds its choice kept; the instructor starts, and the round resolves at once because
+everyone has chosen. Round two: two seats choose in the pause, the instructor resumes, and the
+clock runs out on UNHCR, which its rule plays and the pages mark. Round three the instructor ends
+by hand. Then the debrief is made and shown. Every wait is on the page's state (a text or a class appearing), never a sleep; the
 server is stopped with Ctrl-C and nothing it started may remain. Screenshots go to
 ``test-artifacts/classroom-*.png``.
 """
@@ -35,9 +35,9 @@ def start_classroom(folder: Path) -> tuple[subprocess.Popen, str, dict[str, str]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "migov", "classroom", "baseline", "--play", "IOM,UNHCR,EU",
-                                 "--teams", "Team A,Team B,Team C", "--rounds", "3", "--seconds", "20",
+                                 "--teams", "Team A,Team B,Team C", "--rounds", "3", "--seconds", "6", "--pause-between-rounds",
                                  "--out", str(folder), "--host", "127.0.0.1", "--port", str(port),
-                                 "--debrief-runs", "3"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 "--debrief-runs", "2"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=sigint_as_from_a_terminal)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_S
@@ -102,10 +102,9 @@ def test_a_class_plays_three_rounds_reloads_times_out_and_gets_its_debrief(tmp_p
             teacher.screenshot(path=str(ARTIFACTS / "classroom-instructor-lobby.png"), full_page=True)
             iom.screenshot(path=str(ARTIFACTS / "classroom-seat.png"), full_page=True)
 
-            # everyone has chosen: Start resolves round one at once; pause round two at once
+            # everyone has chosen: Start resolves round one at once, and the game pauses for the room
             teacher.locator(".migov-start").click()
             expect(teacher.get_by_text("round 2 of 3", exact=False).first).to_be_visible(timeout=WAIT_MS)
-            teacher.locator(".migov-pause").click()
             expect(teacher.locator(".migov-state")).to_have_text("paused", timeout=WAIT_MS)
             expect(iom.get_by_text("round 2 of 3", exact=False).first).to_be_visible(timeout=WAIT_MS)
 
@@ -122,6 +121,7 @@ def test_a_class_plays_three_rounds_reloads_times_out_and_gets_its_debrief(tmp_p
             unhcr.screenshot(path=str(ARTIFACTS / "classroom-seat-timed-out.png"), full_page=True)
 
             # round three: the instructor ends it; the game is over; the debrief
+            expect(teacher.locator(".migov-state")).to_have_text("paused", timeout=WAIT_MS)
             teacher.locator(".migov-advance").click()
             expect(teacher.locator(".migov-state")).to_have_text("game over", timeout=WAIT_MS)
             expect(eu.get_by_text("The game is over", exact=False)).to_be_visible(timeout=WAIT_MS)

@@ -96,19 +96,22 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
     bid_in = solara.use_reactive(list(chosen.get("bid_in") or []))
     message = solara.use_reactive("")
     opts, most = v["options"], v["max_actions"]
-    with solara.Card(f"Your choice for this round (up to {most} actions)", margin=0, classes=["migov-choice"]):
+    every = f", taken in each of the round's {v['round_steps']} steps" if v["round_steps"] > 1 else ""
+    with solara.Card(f"Your choice for this round (up to {most} actions{every})", margin=0, classes=["migov-choice"]):
         for a, words in v["action_words"].items():
             def toggle(on: bool, a: str = a) -> None:
                 actions.value = [x for x in actions.value if x != a] + ([a] if on else [])
 
             solara.Checkbox(label=words, value=a in actions.value, on_value=toggle,
                             disabled=a not in actions.value and len(actions.value) >= most)
-        if "build_global_partnership" in actions.value:
-            solara.Select("partner to seek", values=opts["partner"], value=partner)
-        if "contest_rival" in actions.value:
-            solara.Select("rival to contest", values=opts["rival"], value=rival)
-        if "build_local_partnership" in actions.value and opts["engage"]:
-            solara.Select("host government to engage", values=opts["engage"], value=engage)
+        # always there (disabled until the action is ticked): a form whose widgets come and go
+        # would lose a click that lands while the page re-renders
+        solara.Select("partner to seek (empty: the rule picks)", values=opts["partner"], value=partner,
+                      disabled="build_global_partnership" not in actions.value)
+        solara.Select("rival to contest (empty: the rule picks)", values=opts["rival"], value=rival,
+                      disabled="contest_rival" not in actions.value)
+        solara.Select("host government to engage (empty: the rule picks)", values=opts["engage"], value=engage,
+                      disabled="build_local_partnership" not in actions.value or not opts["engage"])
         solara.SelectMultiple("bid for projects only in (empty: wherever you are present)", values=bid_in.value,
                               all_values=opts["bid_in"], on_value=bid_in.set)
 
@@ -125,10 +128,13 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
             except ScenarioError as err:
                 message.value = str(err)
 
-        solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
-                      disabled=v["state"] == "finished")
-        if message.value:
-            solara.Error(message.value)
+        with solara.Row():
+            solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
+                          disabled=v["state"] == "finished")
+            solara.Button("Let my agent's rule decide", on_click=lambda: g.withdraw(token), classes=["migov-withdraw"],
+                          disabled=v["chosen"] is None)
+        hint = "Ticking nothing and sending means doing nothing this round." if v["chosen"] is None else ""
+        solara.Text(message.value or hint, style={"color": "#B00020"} if message.value else {})
 
 
 @solara.component
@@ -151,10 +157,12 @@ def DonorForm(g: Game, token: str, v: dict) -> None:
             except ScenarioError as err:
                 message.value = str(err)
 
-        solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
-                      disabled=v["state"] == "finished")
-        if message.value:
-            solara.Error(message.value)
+        with solara.Row():
+            solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
+                          disabled=v["state"] == "finished")
+            solara.Button("Let my agent's rule decide", on_click=lambda: g.withdraw(token), classes=["migov-withdraw"],
+                          disabled=v["chosen"] is None)
+        solara.Text(message.value, style={"color": "#B00020"})
 
 
 @solara.component

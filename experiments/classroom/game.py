@@ -114,7 +114,7 @@ class Game:
     @classmethod
     def new(cls, folder: Path, scenario: str, agents: list[str], *, seed: int = 1, rounds: int | None = None,
             per_round: str = "year", seconds: float = 180.0, labels: list[str] | None = None,
-            auto_advance: bool = True) -> Game:
+            auto_advance: bool = True, pause_between_rounds: bool = False) -> Game:
         """A new game in ``folder`` (new, empty, or an earlier game of migov's) with a seat for
         each of ``agents`` (organisation or donor names)."""
         path = find_scenario(scenario)
@@ -146,6 +146,7 @@ class Game:
             "rounds_total": rounds or min(most, 10), "seconds": float(seconds),
             "instructor_token": secrets.token_urlsafe(12), "seats": seats, "rounds": [], "pending": {},
             "injections": [], "state": "lobby", "auto_advance": auto_advance,
+            "pause_between_rounds": pause_between_rounds,
             "provenance": provenance(sc.content_hash(), seed),
         }
         game = cls(folder, spec)
@@ -318,6 +319,8 @@ class Game:
             self.seconds_left = self.spec["seconds"]
             if len(self.rounds) >= self.rounds_total or self.model.steps >= self.model.horizon:
                 self.state, self.deadline = "finished", None
+            elif self.spec.get("pause_between_rounds") and self.state == "playing":
+                self.state, self.deadline = "paused", None  # the room talks; the instructor resumes
             elif self.state == "playing":
                 self.deadline = time.monotonic() + self.seconds_left
             self._touch()

@@ -34,7 +34,8 @@ def header(game: Game) -> dict:
     m = game.model
     return {"scenario": game.scenario.title, "state": game.state, "round": min(game.round_number, game.rounds_total),
             "rounds": game.rounds_total, "date": m.date_label(m.steps), "per_round": game.spec["per_round"],
-            "seconds_left": round(game.remaining()), "finished": game.state == "finished"}
+            "seconds_left": round(game.remaining()), "finished": game.state == "finished",
+            "round_steps": game.round_steps}
 
 
 def seat_view(game: Game, seat: Seat) -> dict:

@@ -33,6 +33,8 @@ def register(sub) -> None:
     cls.add_argument("--round", dest="per_round", choices=("year", "quarter"), default="year",
                      help="what a round is (default a year)")
     cls.add_argument("--seconds", type=positive_int, default=180, help="time to choose in each round (default 180)")
+    cls.add_argument("--pause-between-rounds", action="store_true",
+                     help="pause after each round, so the room can talk before the instructor resumes the clock")
     cls.add_argument("--seed", type=seed_int, default=1, help="random seed (default 1)")
     cls.add_argument("--out", type=Path, default=None,
                      help="the game's folder, new or empty (default results/classroom/<scenario>-<date>)")
@@ -43,6 +45,8 @@ def register(sub) -> None:
     cls.add_argument("--debrief-runs", type=positive_int, default=8,
                      help="rule-only runs the debrief compares the game with (default 8)")
     cls.add_argument("--no-serve", action="store_true", help="set the game up, print its links, and stop")
+    cls.add_argument("--debrief", action="store_true",
+                     help="with --resume: write the game's debrief (figures, PDF, tables) to DIR/debrief and stop")
     cls.set_defaults(func=cmd_classroom)
 
 
@@ -89,16 +93,30 @@ def cmd_classroom(args: argparse.Namespace) -> int:
             raise UsageError("--resume DIR goes on with the game as it was set up; give no scenario, --play or --seats")
         game = Game.load(args.resume)
         folder = args.resume
+        if args.debrief:
+            from migov.experiments.classroom.debrief import write_debrief
+
+            out = write_debrief(game, args.debrief_runs)
+            print(f"migov classroom: the debrief of {len(game.rounds)} rounds against {args.debrief_runs} rule runs "
+                  f"is in {out} (debrief.pdf, figures, tables)")
+            return 0
     else:
         if not args.scenario:
             raise UsageError("give a scenario (e.g. migov classroom baseline) or --resume DIR")
+        if args.debrief:
+            raise UsageError("--debrief goes with --resume DIR (a game that has been played)")
         path = find_scenario(args.scenario)
         scenario = load_scenario(path)
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
         folder = args.out or fresh_subfolder(Path("results") / "classroom", f"{path.stem}-{stamp}")
         teams = [t.strip() for t in args.teams.split(",")] if args.teams else None
-        game = Game.new(folder, str(path), choose_agents(args, scenario), seed=args.seed, rounds=args.rounds,
-                        per_round=args.per_round, seconds=args.seconds, labels=teams)
+        agents = choose_agents(args, scenario)
+        if teams is not None and len(teams) != len(agents):
+            raise UsageError(f"--teams: expected {len(agents)} names, one per seat ({', '.join(agents)}), "
+                             f"got {len(teams)}")
+        game = Game.new(folder, str(path), agents, seed=args.seed, rounds=args.rounds,
+                        per_round=args.per_round, seconds=args.seconds, labels=teams,
+                        pause_between_rounds=args.pause_between_rounds)
     host = lan_address() if args.host in ("0.0.0.0", "") else args.host
     base = f"http://{host}:{args.port}"
     lines = links(game, base)
