@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from migov.experiments.classroom import views
+from migov.experiments.classroom import debrief, views
 from migov.experiments.classroom.game import Game, GameError
 from migov.model import MigovModel, ScenarioError
 from migov.model.config import ACTIONS
@@ -167,3 +167,13 @@ def test_a_folder_migov_did_not_write_is_refused(tmp_path):
     with pytest.raises(ScenarioError, match="mine"):
         Game.new(tmp_path / "mine", "baseline", ["IOM"], rounds=1)
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["thesis.docx"]
+
+
+def test_a_game_can_start_where_its_story_does(tmp_path):
+    g = Game.new(tmp_path / "g", "gmg_rotating_chair", ["IOM"], seed=3, rounds=2, start="2003")
+    assert g.model.date_label(g.model.steps) == "2003Q1" and g.model.horizon == g.model.steps + 8
+    g.advance()
+    runs = debrief.rule_runs(g, 1)
+    pd.testing.assert_frame_equal(runs.models[0].model_frame(), g.model.model_frame())  # nobody chose: the same
+    with pytest.raises(GameError, match="--from"):
+        Game.new(tmp_path / "h", "baseline", ["IOM"], start="1990")

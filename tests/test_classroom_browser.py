@@ -5,9 +5,9 @@ round, and a pause after each round for the room to talk). The seats choose in t
 reloads and finds its choice kept; the instructor starts, and the round resolves at once because
 everyone has chosen. Round two: two seats choose in the pause, the instructor resumes, and the
 clock runs out on UNHCR, which its rule plays and the pages mark. Round three the instructor ends
-by hand. Then the debrief is made and shown. Every wait is on the page's state (a text or a class appearing), never a sleep; the
-server is stopped with Ctrl-C and nothing it started may remain. Screenshots go to
-``test-artifacts/classroom-*.png``.
+by hand. Then the debrief is made and shown. Every wait is on the page's state (a text or a class
+appearing), never a sleep; the server is stopped with Ctrl-C and nothing it started may remain.
+Screenshots go to ``test-artifacts/classroom-*.png``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def start_classroom(folder: Path) -> tuple[subprocess.Popen, str, dict[str, str]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "migov", "classroom", "baseline", "--play", "IOM,UNHCR,EU",
-                                 "--teams", "Team A,Team B,Team C", "--rounds", "3", "--seconds", "6", "--pause-between-rounds",
-                                 "--out", str(folder), "--host", "127.0.0.1", "--port", str(port),
-                                 "--debrief-runs", "2"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 "--teams", "Team A,Team B,Team C", "--rounds", "3", "--seconds", "6",
+                                 "--pause-between-rounds", "--out", str(folder), "--host", "127.0.0.1",
+                                 "--port", str(port), "--debrief-runs", "2"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=sigint_as_from_a_terminal)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_S

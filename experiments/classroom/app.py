@@ -76,11 +76,24 @@ def Header(v: dict, who: str) -> None:
 
 @solara.component
 def EventList(events: list[dict], title: str) -> None:
-    with solara.Card(title, margin=0):
+    """A round's events, newest first, in a box that scrolls (a year of the field is ~100 lines)."""
+    with solara.Card(f"{title} ({len(events)})", margin=0):
         if not events:
-            solara.Text("nothing yet")
+            solara.Text("nothing")
         lines = [f"- {e['date']} · {e['text']}" for e in events[::-1]]
-        solara.Markdown("\n".join(lines))
+        solara.Markdown("\n".join(lines), style={"max-height": "22em", "overflow-y": "auto"})
+
+
+@solara.component
+def VenueCard(venue: dict | None) -> None:
+    if venue is None:
+        return
+    with solara.Card(venue["name"], margin=0, classes=["migov-venue"]):
+        if not venue["started"]:
+            solara.Markdown(f"Meets from {venue['starts']}.")
+            return
+        solara.Markdown(f"**Members** {', '.join(venue['members']) or 'none'} · **chair** {venue['chair'] or 'nobody'}"
+                        f" · **joint products** {venue['products']} ({venue['own_agenda']} on the chair's own issue)")
 
 
 # ---------------------------------------------------------------------------- a seat
@@ -184,7 +197,8 @@ def SeatStatus(v: dict) -> None:
                   for r in v["rivals"]]
     else:
         rows = [f"**Envelope** {fmt(b['envelope'])}m a step · earmarked {b['earmarked_share']:.0%} · "
-                f"disbursed last step {fmt(b['disbursed_last_step'])}m",
+                f"paid out last step {fmt(b['disbursed_last_step'])}m ({b['disbursed_share']:.0%} of the envelope; "
+                "money no chosen recipient can take stays unspent)",
                 "**Core money goes to** " + ", ".join(f"{k} {x:.0%}" for k, x in v["core_split"].items() if x >= 0.01),
                 "**Your priorities** " + ", ".join(f"{k} {x:.2f}" for k, x in v["priorities"] if x > 0)]
         table = ["| organisation | legitimacy with you | reputation | share of funding |", "|---|---|---|---|"]
@@ -223,8 +237,10 @@ def SeatPage(g: Game, token: str) -> None:
             if v["state"] != "finished":
                 (OrganisationForm if v["kind"] == "organisation" else DonorForm)(g, token, v).key(
                     f"form-{v['round']}")
-            EventList(v["moves"], "What the others did last round")
-            EventList(v["own_moves"], "What came of your moves")
+            VenueCard(v["venue"])
+            EventList(v["about_you"], "Last round, about you")
+            EventList(v["own_moves"], "Last round, your own moves")
+            EventList(v["moves"], "Last round, the rest of the field")
 
 
 # ---------------------------------------------------------------------------- the instructor
@@ -306,6 +322,7 @@ def InstructorPage(g: Game) -> None:
     chosen = sum(s["chosen"] for s in v["seats"])
     with solara.Card(f"Seats: {chosen} of {len(v['seats'])} have chosen", margin=0, classes=["migov-seats"]):
         solara.Markdown("\n".join(rows))
+    VenueCard(v["venue"])
     with solara.Columns([1, 1]):
         InjectPanel(g, v)
         EventList(v["recent"], "Last round in the field")

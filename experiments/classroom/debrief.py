@@ -34,8 +34,9 @@ ORGANISATION_OUTCOMES = {
     "countries": "countries with an office",
 }
 DONOR_OUTCOMES = {
-    "hhi": "concentration of funding (HHI)",
-    "spending_follows_pressure": "spending follows need (rank correlation)",
+    "paid_out": "share of its envelope paid out",
+    "hhi": "the field's concentration of funding (HHI)",
+    "spending_follows_pressure": "the field's spending follows need (rank correlation)",
 }
 
 
@@ -44,6 +45,9 @@ def outcomes(game: Game, model: MigovModel) -> dict[tuple[str, str], float]:
     io = model.io
     frame = model.model_frame()
     last = frame.tail(game.round_steps)
+    donors = model.agent_frame().query("type == 'donor' and step > 0").groupby("agent", sort=False)
+    totals = donors[["envelope", "disbursed"]].sum().reindex(model.dn.names)
+    paid = (totals["disbursed"] / totals["envelope"].where(totals["envelope"] > 0)).fillna(0.0).to_numpy()
     out: dict[tuple[str, str], float] = {}
     for s in game.seats:
         if s.kind == "organisation":
@@ -54,7 +58,8 @@ def outcomes(game: Game, model: MigovModel) -> dict[tuple[str, str], float]:
                       "legitimacy_peers": float(io.legit_peer[i]),
                       "budget": float(io.core[i] + io.earmarked[i]), "countries": float(io.office[i].sum())}
         else:
-            values = {"hhi": float(frame["hhi"].iloc[1:].mean()),
+            d = model.dn.names.index(s.agent)
+            values = {"paid_out": float(paid[d]), "hhi": float(frame["hhi"].iloc[1:].mean()),
                       "spending_follows_pressure": float(frame["spending_follows_pressure"].iloc[1:].mean())}
         out.update({(s.agent, k): v for k, v in values.items()})
     return out
@@ -81,7 +86,8 @@ def rule_runs(game: Game, n: int = 8) -> RuleRuns:
 def compare(game: Game, runs: RuleRuns) -> pd.DataFrame:
     """One row per seated agent and outcome: the game's value, the rule runs' median and range,
     where the game falls among them (the share of rule runs below it, ties counted half), and in
-    words: above every rule run, below every one, or within."""
+    words: higher than every rule run, lower than every one, or within them. Higher is not better:
+    a large budget at the end can be money never spent."""
     played = outcomes(game, game.model)
     ruled = [outcomes(game, m) for m in runs.models]
     rows = []
@@ -91,7 +97,8 @@ def compare(game: Game, runs: RuleRuns) -> pd.DataFrame:
             v = played[(s.agent, key)]
             r = np.array([o[(s.agent, key)] for o in ruled])
             below = float(np.mean(r < v) + 0.5 * np.mean(r == v))
-            verdict = "above every rule run" if v > r.max() else "below every rule run" if v < r.min() else "within"
+            verdict = ("higher than every rule run" if v > r.max() else "lower than every rule run" if v < r.min()
+                       else "within the rule runs")
             rows.append({"seat": s.title, "agent": s.agent, "outcome": words, "game": v, "rules_same_world": r[0],
                          "rules_median": float(np.median(r)), "rules_min": float(r.min()), "rules_max": float(r.max()),
                          "share_of_rule_runs_below": below, "verdict": verdict})

@@ -114,15 +114,24 @@ class Game:
     @classmethod
     def new(cls, folder: Path, scenario: str, agents: list[str], *, seed: int = 1, rounds: int | None = None,
             per_round: str = "year", seconds: float = 180.0, labels: list[str] | None = None,
-            auto_advance: bool = True, pause_between_rounds: bool = False) -> Game:
+            auto_advance: bool = True, pause_between_rounds: bool = False, start: str | int | None = None) -> Game:
         """A new game in ``folder`` (new, empty, or an earlier game of migov's) with a seat for
-        each of ``agents`` (organisation or donor names)."""
+        each of ``agents`` (organisation or donor names). ``start`` (a date like '2003' or
+        '2003Q1', or a step) lets the rules play the years before it, so a lesson begins where
+        its story does."""
         path = find_scenario(scenario)
         sc = load_scenario(path)
         if per_round not in ("year", "quarter"):
             raise GameError("--round", f"expected year or quarter, got {per_round!r}")
         round_steps = sc.simulation.steps_per_year if per_round == "year" else 1
-        most = max(1, sc.simulation.steps // round_steps)
+        try:
+            start_step = 0 if start is None else sc.step_of(start, "--from")
+        except ValueError as err:  # the schema's own message: a date like 2003Q1
+            raise GameError("--from", getattr(err, "message", str(err))) from None
+        if start_step >= sc.simulation.steps:
+            raise GameError("--from", f"expected a date before the scenario's end ({sc.simulation.steps} steps from "
+                            f"{sc.simulation.start_year}), got {start!r}")
+        most = max(1, (sc.simulation.steps - start_step) // round_steps)
         if rounds is not None and not 1 <= rounds <= most:
             raise GameError("--rounds", f"expected 1 to {most} rounds of a {per_round} for {path.stem} "
                             f"({sc.simulation.steps} steps), got {rounds}")
@@ -142,7 +151,7 @@ class Game:
         in_library = path.resolve().parent in [d.resolve() for d in library_dirs()]
         spec = {
             "scenario": path.stem if in_library else str(path.resolve()),
-            "seed": seed, "round_steps": round_steps, "per_round": per_round,
+            "seed": seed, "round_steps": round_steps, "per_round": per_round, "start_step": start_step,
             "rounds_total": rounds or min(most, 10), "seconds": float(seconds),
             "instructor_token": secrets.token_urlsafe(12), "seats": seats, "rounds": [], "pending": {},
             "injections": [], "state": "lobby", "auto_advance": auto_advance,
@@ -187,13 +196,19 @@ class Game:
 
     # ------------------------------------------------------------------ the world
     def _fresh_model(self) -> MigovModel:
-        steps = self.spec["rounds_total"] * self.spec["round_steps"]
-        return MigovModel(self.scenario, seed=self.spec["seed"], steps=steps)
+        start = self.spec.get("start_step", 0)
+        steps = start + self.spec["rounds_total"] * self.spec["round_steps"]
+        model = MigovModel(self.scenario, seed=self.spec["seed"], steps=steps)
+        while model.steps < start:
+            model.step()
+        return model
 
     def _play(self, r: Round, model: MigovModel | None = None, seated: bool = True) -> None:
         """Resolve round ``r`` on ``model`` (the game's own by default): its events start, the
         seats' choices sit in their agents' seats for its steps, then every agent is its own again."""
         model = model or self.model
+        while model.steps < r.from_step:  # the years before the game starts (``start``), by the rules
+            model.step()
         for ev in r.injected:
             model.inject(self._event(ev))
         kinds = {s.agent: s.kind for s in self.seats}

@@ -22,12 +22,28 @@ ACTION_WORDS = {
 }
 
 
+MOST = 400  # events a page lists for a round (a yearly round of the baseline has about 100)
+
+
 def _round_events(game: Game, since_step: int) -> list[dict]:
     return [e for e in game.model.event_log if e["step"] > since_step]
 
 
 def _last_round_start(game: Game) -> int:
     return game.rounds[-1].from_step if game.rounds else 0
+
+
+def venue_view(game: Game) -> dict | None:
+    """The coordination venue (a GMG), if the scenario has one: members, chair, products so far."""
+    m = game.model
+    v = m.venue
+    if v is None:
+        return None
+    started = m.steps >= v.start
+    return {"name": v.spec.name, "started": started, "starts": m.date_label(v.start),
+            "members": [m.io.names[i] for i in v.members],
+            "chair": m.io.names[v.chair] if v.chair is not None else None,
+            "products": int(v.products), "own_agenda": int(v.own_agenda)}
 
 
 def header(game: Game) -> dict:
@@ -47,8 +63,13 @@ def seat_view(game: Game, seat: Seat) -> dict:
                "chosen": game.pending.get(seat.agent), "options": game.options(seat),
                "ruled_last_round": bool(game.rounds) and seat.agent in game.rounds[-1].ruled}
         since = _last_round_start(game)
-        out["moves"] = [e for e in _round_events(game, since) if e["agent"] != seat.agent][-40:]
-        out["own_moves"] = [e for e in _round_events(game, since) if e["agent"] == seat.agent][-20:]
+        events = _round_events(game, since)
+        # what touches the seat's agent first (a rival contesting it, a donor funding it), then the rest
+        about = [e for e in events if e["agent"] != seat.agent and seat.agent in e["text"]]
+        rest = [e for e in events if e["agent"] != seat.agent and seat.agent not in e["text"]]
+        out["about_you"], out["moves"] = about[-MOST:], rest[-MOST:]
+        out["own_moves"] = [e for e in events if e["agent"] == seat.agent][-MOST:]
+        out["venue"] = venue_view(game)
         out["calls"] = [{"donor": c.label if c.label != "fund" else f"fund ({dn.names[c.donor]})",
                          "pool": round(c.pool, 1), "grants": c.grants} for c in m.calls if c.pool > 0]
         if seat.kind == "organisation":
@@ -72,7 +93,8 @@ def seat_view(game: Game, seat: Seat) -> dict:
         else:
             d = dn.names.index(seat.agent)
             out["budget"] = {"envelope": float(dn.envelope[d]), "earmarked_share": float(dn.earmarking[d]),
-                             "disbursed_last_step": float(dn.disbursed[d])}
+                             "disbursed_last_step": float(dn.disbursed[d]),
+                             "disbursed_share": float(dn.disbursed[d] / dn.envelope[d]) if dn.envelope[d] > 0 else 0.0}
             out["core_split"] = dict(zip(io.names, m.core_split[d].round(3).tolist(), strict=True))
             out["organisations"] = [{"name": io.names[j], "legitimacy_with_you": round(float(io.legit_donor[j, d]), 2),
                                      "reputation": round(float(io.reputation[j]), 2),
@@ -94,4 +116,4 @@ def instructor_view(game: Game) -> dict:
         return {**header(game), "seats": seats, "events": events, "regions": regions,
                 "issues": list(game.scenario.issues),
                 "queued": [game.describe_event(e) for e in game.injections],
-                "recent": _round_events(game, _last_round_start(game))[-30:]}
+                "recent": _round_events(game, _last_round_start(game))[-MOST:], "venue": venue_view(game)}

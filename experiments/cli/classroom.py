@@ -35,6 +35,8 @@ def register(sub) -> None:
     cls.add_argument("--seconds", type=positive_int, default=180, help="time to choose in each round (default 180)")
     cls.add_argument("--pause-between-rounds", action="store_true",
                      help="pause after each round, so the room can talk before the instructor resumes the clock")
+    cls.add_argument("--from", dest="start", default=None, metavar="DATE",
+                     help="start the game at DATE (e.g. 2003 or 2003Q1): the rules play the years before it")
     cls.add_argument("--seed", type=seed_int, default=1, help="random seed (default 1)")
     cls.add_argument("--out", type=Path, default=None,
                      help="the game's folder, new or empty (default results/classroom/<scenario>-<date>)")
@@ -116,7 +118,7 @@ def cmd_classroom(args: argparse.Namespace) -> int:
                              f"got {len(teams)}")
         game = Game.new(folder, str(path), agents, seed=args.seed, rounds=args.rounds,
                         per_round=args.per_round, seconds=args.seconds, labels=teams,
-                        pause_between_rounds=args.pause_between_rounds)
+                        pause_between_rounds=args.pause_between_rounds, start=args.start)
     host = lan_address() if args.host in ("0.0.0.0", "") else args.host
     base = f"http://{host}:{args.port}"
     lines = links(game, base)
