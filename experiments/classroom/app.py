@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -47,18 +48,36 @@ def _clock(g: Game) -> None:
         time.sleep(0.5)  # the round clock's resolution, not a wait on a guess
 
 
-def use_live(g: Game) -> int:
-    """Re-render when the game changes, and once a second for the clock."""
-    tick, set_tick = solara.use_state(0)
+def use_live(g: Game, what: Callable[[], Hashable] | None = None) -> None:
+    """Re-render when the game changes (only when ``what`` of it changes, if given): a room of 30
+    pages re-rendering on every choice, or every second, would keep a laptop's two cores busy.
+    The clock has its own component (``Clock``), which alone ticks each second."""
+    _, set_seen = solara.use_state(None)
 
     def follow(cancel: threading.Event) -> None:
-        seen = g.version
+        version = g.version
+        key = what() if what else version
         while not cancel.is_set():
-            seen = g.wait_for_change(seen, timeout=1.0)
-            set_tick(lambda t: t + 1)
+            version = g.wait_for_change(version, timeout=1.0)
+            now = what() if what else version
+            if now != key:
+                key = now
+                set_seen(now)
 
     solara.use_thread(follow, dependencies=[])
-    return tick
+
+
+@solara.component
+def Clock(g: Game) -> None:
+    """The round's clock, re-rendered alone once a second while it runs."""
+    left, set_left = solara.use_state(round(g.remaining()))
+
+    def tick(cancel: threading.Event) -> None:
+        while not cancel.wait(1.0):
+            set_left(round(g.remaining()))
+
+    solara.use_thread(tick, dependencies=[])
+    solara.Text(f"{left} s left to choose" if g.state == "playing" else "", classes=["migov-clock"])
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -67,11 +86,11 @@ def fmt(x: float, digits: int = 1) -> str:
 
 # ---------------------------------------------------------------------------- shared pieces
 @solara.component
-def Header(v: dict, who: str) -> None:
+def Header(v: dict, who: str, g: Game) -> None:
     state = {"lobby": "waiting to start", "playing": "playing", "paused": "paused", "finished": "game over"}[v["state"]]
-    clock = f" · {v['seconds_left']} s left" if v["state"] == "playing" else ""
     solara.Markdown(f"## {who}\n**{v['scenario']}** · round {v['round']} of {v['rounds']} (a {v['per_round']}) · "
-                    f"{v['date']} · <span class='migov-state'>{state}</span>{clock}")
+                    f"{v['date']} · <span class='migov-state'>{state}</span>")
+    Clock(g)
 
 
 @solara.component
@@ -215,10 +234,10 @@ def SeatStatus(v: dict) -> None:
 
 @solara.component
 def SeatPage(g: Game, token: str) -> None:
-    use_live(g)
     seat = g.seat_of(token)
+    use_live(g, lambda: (len(g.rounds), g.state, str(g.pending.get(seat.agent)), len(g.injections)))
     v = views.seat_view(g, seat)
-    Header(v, f"You play {seat.agent}" + (f" ({seat.label})" if seat.label else ""))
+    Header(v, f"You play {seat.agent}" + (f" ({seat.label})" if seat.label else ""), g)
     with solara.Column():  # notices come and go inside one box, so the form below keeps its state
         if v["ruled_last_round"]:
             solara.Warning("You did not choose in time last round: your agent's own rule played it.")
@@ -306,7 +325,7 @@ def DebriefPanel(g: Game) -> None:
 def InstructorPage(g: Game) -> None:
     use_live(g)
     v = views.instructor_view(g)
-    Header(v, "Instructor")
+    Header(v, "Instructor", g)
     with solara.Row():
         solara.Button("Start" if v["state"] == "lobby" else "Resume", on_click=g.start, color="primary",
                       disabled=v["state"] not in ("lobby", "paused"), classes=["migov-start"])
