@@ -127,6 +127,17 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
     engage = solara.use_reactive(chosen.get("engage"))
     bid_in = solara.use_reactive(list(chosen.get("bid_in") or []))
     message = solara.use_reactive("")
+
+    def new_round() -> None:
+        """A new round's draft starts from the seat's choice in it (none yet). The widgets stay the
+        same ones: a form rebuilt for each round would lose a click that lands before the new one
+        reaches the browser."""
+        actions.value = list(chosen.get("actions") or [])
+        partner.value, rival.value, engage.value = chosen.get("partner"), chosen.get("rival"), chosen.get("engage")
+        bid_in.value = list(chosen.get("bid_in") or [])
+        message.value = ""
+
+    solara.use_effect(new_round, [v["round"]])
     opts, most = v["options"], v["max_actions"]
     every = f", taken in each of the round's {v['round_steps']} steps" if v["round_steps"] > 1 else ""
     with solara.Card(f"Your choice for this round (up to {most} actions{every})", margin=0, classes=["migov-choice"]):
@@ -176,6 +187,14 @@ def DonorForm(g: Game, token: str, v: dict) -> None:
                                       else v["budget"]["earmarked_share"]))
     fund = solara.use_reactive(list(chosen.get("fund") or []))
     message = solara.use_reactive("")
+
+    def new_round() -> None:  # as in OrganisationForm
+        if chosen.get("earmarked") is not None:
+            share.value = float(chosen["earmarked"])
+        fund.value = list(chosen.get("fund") or [])
+        message.value = ""
+
+    solara.use_effect(new_round, [v["round"]])
     with solara.Card("Your choice for this round", margin=0, classes=["migov-choice"]):
         solara.SliderFloat("share of your envelope given as earmarked project grants", value=share, min=0.0, max=1.0,
                            step=0.05)
@@ -254,8 +273,7 @@ def SeatPage(g: Game, token: str) -> None:
             SeatStatus(v)
         with solara.Column():
             if v["state"] != "finished":
-                (OrganisationForm if v["kind"] == "organisation" else DonorForm)(g, token, v).key(
-                    f"form-{v['round']}")
+                (OrganisationForm if v["kind"] == "organisation" else DonorForm)(g, token, v)
             VenueCard(v["venue"])
             EventList(v["about_you"], "Last round, about you")
             EventList(v["own_moves"], "Last round, your own moves")
