@@ -177,3 +177,35 @@ def test_a_game_can_start_where_its_story_does(tmp_path):
     pd.testing.assert_frame_equal(runs.models[0].model_frame(), g.model.model_frame())  # nobody chose: the same
     with pytest.raises(GameError, match="--from"):
         Game.new(tmp_path / "h", "baseline", ["IOM"], start="1990")
+
+
+def test_what_a_room_can_throw_at_the_game_is_refused_in_one_line(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM"], seed=1, rounds=2)
+    assert not g.has_seat("é") and not g.is_instructor("é")  # any text in a link: no crash
+    with pytest.raises(GameError, match="no round"):
+        debrief.write_debrief(g, 1)
+    g.advance()
+    with pytest.raises(GameError, match="round 1 ended"):  # sent for round 1, arrived in round 2
+        g.submit(g.seats[0].token, {"actions": []}, round_number=1)
+    for bad in ({"crisis": "a"}, {"crisis": {"issue": "labour", "region": "Sahel", "magnitude": 50}}, []):
+        with pytest.raises(GameError):
+            g.inject(bad)
+    g.advance()
+    with pytest.raises(GameError, match="over"):
+        g.inject({"scenario_event": 0})
+    for text, field in (("[]", "top level"), ('{"seats": 1}', "scenario")):
+        (g.folder / "game.json").write_text(text)
+        with pytest.raises(GameError, match=field):
+            Game.load(g.folder)
+
+
+def test_the_event_log_credits_players_with_their_own_moves_only(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM"], seed=2, rounds=2)
+    g.submit(g.seats[0].token, {"actions": ["contest_rival"], "rival": "ILO"})
+    g.inject({"crisis": {"issue": "labour", "region": "Sahel", "magnitude": 2.0}})
+    g.advance()
+    marked = debrief.marked_events(g)
+    player = marked[marked["by"] == "player"]
+    assert len(player) and not player["text"].str.contains("lapses|breaks").any()
+    assert set(player["kind"]) <= {"contestation", "partnership", "mandate"}
+    assert (marked.loc[marked["kind"] == "crisis", "by"] == "instructor").any()

@@ -12,6 +12,8 @@ page that reloads or reconnects simply reads the game again: nothing is held in 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 import time
@@ -43,8 +45,13 @@ def game() -> Game:
 
 
 def _clock(g: Game) -> None:
+    """Resolve rounds whose time is up. A failure (a full disk when saving) is reported on the
+    server's log and the clock goes on: a dead clock would silently stop the game."""
     while True:
-        g.tick()
+        try:
+            g.tick()
+        except Exception:  # reported, and the room's game must go on
+            logging.getLogger("migov.classroom").exception("the round clock failed to resolve a round")
         time.sleep(0.5)  # the round clock's resolution, not a wait on a guess
 
 
@@ -68,7 +75,7 @@ def use_live(g: Game, what: Callable[[], Hashable] | None = None) -> None:
 
 
 @solara.component
-def Clock(g: Game) -> None:
+def Clock(g: Game, state: str) -> None:
     """The round's clock, re-rendered alone once a second while it runs."""
     left, set_left = solara.use_state(round(g.remaining()))
 
@@ -77,7 +84,13 @@ def Clock(g: Game) -> None:
             set_left(round(g.remaining()))
 
     solara.use_thread(tick, dependencies=[])
-    solara.Text(f"{left} s left to choose" if g.state == "playing" else "", classes=["migov-clock"])
+    solara.Text(f"{left} s left to choose" if state == "playing" else "", classes=["migov-clock"])
+
+
+def _quietly(action: Callable, *args) -> None:
+    """A console or seat button whose refusal needs no message (the page already shows why)."""
+    with contextlib.suppress(ScenarioError):
+        action(*args)
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -90,7 +103,7 @@ def Header(v: dict, who: str, g: Game) -> None:
     state = {"lobby": "waiting to start", "playing": "playing", "paused": "paused", "finished": "game over"}[v["state"]]
     solara.Markdown(f"## {who}\n**{v['scenario']}** · round {v['round']} of {v['rounds']} (a {v['per_round']}) · "
                     f"{v['date']} · <span class='migov-state'>{state}</span>")
-    Clock(g)
+    Clock(g, v["state"])
 
 
 @solara.component
@@ -166,7 +179,7 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
                     "engage": engage.value if "build_local_partnership" in chose else None,
                     "bid_in": bid_in.value or None}
             try:
-                g.submit(token, data)
+                g.submit(token, data, v["round"])
                 message.value = ""
             except ScenarioError as err:
                 message.value = str(err)
@@ -174,8 +187,8 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
         with solara.Row():
             solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
                           disabled=v["state"] == "finished")
-            solara.Button("Let my agent's rule decide", on_click=lambda: g.withdraw(token), classes=["migov-withdraw"],
-                          disabled=v["chosen"] is None)
+            solara.Button("Let my agent's rule decide", on_click=lambda: _quietly(g.withdraw, token),
+                          classes=["migov-withdraw"], disabled=v["chosen"] is None)
         hint = "Ticking nothing and sending means doing nothing this round." if v["chosen"] is None else ""
         solara.Text(message.value or hint, style={"color": "#B00020"} if message.value else {})
 
@@ -203,7 +216,7 @@ def DonorForm(g: Game, token: str, v: dict) -> None:
 
         def send() -> None:
             try:
-                g.submit(token, {"earmarked": share.value, "fund": fund.value or None})
+                g.submit(token, {"earmarked": share.value, "fund": fund.value or None}, v["round"])
                 message.value = ""
             except ScenarioError as err:
                 message.value = str(err)
@@ -211,8 +224,8 @@ def DonorForm(g: Game, token: str, v: dict) -> None:
         with solara.Row():
             solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
                           disabled=v["state"] == "finished")
-            solara.Button("Let my agent's rule decide", on_click=lambda: g.withdraw(token), classes=["migov-withdraw"],
-                          disabled=v["chosen"] is None)
+            solara.Button("Let my agent's rule decide", on_click=lambda: _quietly(g.withdraw, token),
+                          classes=["migov-withdraw"], disabled=v["chosen"] is None)
         solara.Text(message.value, style={"color": "#B00020"})
 
 
@@ -313,20 +326,28 @@ def InjectPanel(g: Game, v: dict) -> None:
 
 
 @solara.component
-def DebriefPanel(g: Game) -> None:
+def DebriefPanel(g: Game, state: str, rounds: int) -> None:
     made, set_made = solara.use_state(None)
     busy, set_busy = solara.use_state(False)
+    failed, set_failed = solara.use_state("")
+    ready = rounds > 0 and state in ("paused", "finished")  # props, so the panel follows the game
 
     def make() -> None:
         set_busy(True)
         try:
             set_made(str(debrief.write_debrief(g, DEBRIEF_RUNS)))
+            set_failed("")
+        except ScenarioError as err:
+            set_failed(str(err))
         finally:
             set_busy(False)
 
     with solara.Card("Debrief", margin=0, classes=["migov-debrief"]):
-        solara.Button("Make the debrief (the game against the rules)", on_click=make, disabled=busy,
+        solara.Button("Make the debrief (the game against the rules)", on_click=make, disabled=busy or not ready,
                       classes=["migov-make-debrief"])
+        solara.Text("" if ready else "after at least one round, with the game paused or over")
+        if failed:
+            solara.Error(failed)
         if busy:
             solara.ProgressLinear(True)
             solara.Text("replaying the game's world with the rules alone...")
@@ -348,22 +369,28 @@ def InstructorPage(g: Game) -> None:
         solara.Button("Start" if v["state"] == "lobby" else "Resume", on_click=g.start, color="primary",
                       disabled=v["state"] not in ("lobby", "paused"), classes=["migov-start"])
         solara.Button("Pause", on_click=g.pause, disabled=v["state"] != "playing", classes=["migov-pause"])
-        solara.Button("End the round now", on_click=g.advance, disabled=v["state"] == "finished",
+        solara.Button("End the round now", on_click=g.advance, disabled=v["state"] in ("lobby", "finished"),
                       classes=["migov-advance"])
+    # the console is projected: seat links (keys to the agencies) only on request, not on the wall
+    show_links = solara.use_reactive(False)
     base = BASE_URL or solara.use_router().root_path or ""
-    rows = ["| seat | plays | link | this round | last round |", "|---|---|---|---|---|"]
+    rows = ["| seat | plays | this round | last round |" + (" link |" if show_links.value else ""),
+            "|---|---|---|---|" + ("---|" if show_links.value else "")]
     for s in v["seats"]:
         status = "<span class='migov-has-chosen'>chosen</span>" if s["chosen"] else "waiting"
-        rows.append(f"| {s['seat']} | {s['agent']} ({s['kind']}) | `{base}/?seat={s['token']}` | {status} | "
-                    f"{'timed out: played by its rule' if s['ruled_last_round'] else ''} |")
+        link = f" `{base}/?seat={s['token']}` |" if show_links.value else ""
+        rows.append(f"| {s['seat']} | {s['agent']} ({s['kind']}) | {status} | "
+                    f"{'timed out: played by its rule' if s['ruled_last_round'] else ''} |{link}")
     chosen = sum(s["chosen"] for s in v["seats"])
     with solara.Card(f"Seats: {chosen} of {len(v['seats'])} have chosen", margin=0, classes=["migov-seats"]):
         solara.Markdown("\n".join(rows))
+        solara.Checkbox(label="show the seat links (not while projecting: each is the key to an agency; "
+                              "they are also in links.md)", value=show_links)
     VenueCard(v["venue"])
     with solara.Columns([1, 1]):
         InjectPanel(g, v)
         EventList(v["recent"], "Last round in the field")
-    DebriefPanel(g)
+    DebriefPanel(g, v["state"], len(g.rounds))
 
 
 @solara.component

@@ -23,7 +23,7 @@ from migov.experiments.common import outdir
 from migov.experiments.common.style import legend_outside, organisation_colours
 from migov.model import MigovModel
 
-from .game import Game
+from .game import Game, GameError
 
 ORGANISATION_OUTCOMES = {
     "funding_share": "share of funding, last round",
@@ -43,9 +43,12 @@ DONOR_OUTCOMES = {
 def outcomes(game: Game, model: MigovModel) -> dict[tuple[str, str], float]:
     """Each seated agent's outcomes at the end of ``model`` (the game's, or a rule run of it)."""
     io = model.io
+    start = game.spec.get("start_step", 0)  # the years the rules played before the game are not its
     frame = model.model_frame()
+    frame = frame[frame["step"] > start]
     last = frame.tail(game.round_steps)
-    donors = model.agent_frame().query("type == 'donor' and step > 0").groupby("agent", sort=False)
+    agents = model.agent_frame()
+    donors = agents[(agents["type"] == "donor") & (agents["step"] > start)].groupby("agent", sort=False)
     totals = donors[["envelope", "disbursed"]].sum().reindex(model.dn.names)
     paid = (totals["disbursed"] / totals["envelope"].where(totals["envelope"] > 0)).fillna(0.0).to_numpy()
     out: dict[tuple[str, str], float] = {}
@@ -59,8 +62,8 @@ def outcomes(game: Game, model: MigovModel) -> dict[tuple[str, str], float]:
                       "budget": float(io.core[i] + io.earmarked[i]), "countries": float(io.office[i].sum())}
         else:
             d = model.dn.names.index(s.agent)
-            values = {"paid_out": float(paid[d]), "hhi": float(frame["hhi"].iloc[1:].mean()),
-                      "spending_follows_pressure": float(frame["spending_follows_pressure"].iloc[1:].mean())}
+            values = {"paid_out": float(paid[d]), "hhi": float(frame["hhi"].mean()),
+                      "spending_follows_pressure": float(frame["spending_follows_pressure"].mean())}
         out.update({(s.agent, k): v for k, v in values.items()})
     return out
 
@@ -126,15 +129,25 @@ def decisions(game: Game) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["round", "date", "seat", "agent", "by", "decision"])
 
 
+CHOSEN = ("contestation", "mandate", "partnership")  # kinds of event a seat's own actions write
+STARTED = ("crisis", "funding_shock", "trust_fund", "compact", "un_system_entry")  # events that start
+
+
 def marked_events(game: Game) -> pd.DataFrame:
-    """The game's event log, each event marked by who decided it: a player, an agent's rule
-    because its seat timed out, or the model (unseated agents and the world)."""
+    """The game's event log, each event marked by who decided it: ``player`` (a seated agent's
+    own action in a round its seat chose: a contest, a stretch, a partnership it formed; not one
+    that lapsed or broke), ``rule (timed out)`` (the same, played by the rule because the seat did
+    not choose), ``instructor`` (events starting in a round's first step that the instructor
+    injected), else ``model``."""
     log = game.model.events_frame()
     by = np.full(len(log), "model", dtype=object)
+    own = log["kind"].isin(CHOSEN) & ~log["text"].str.contains(r"\b(?:lapses|breaks)\b", regex=True)
     for r in game.rounds:
         in_round = (log["step"] > r.from_step) & (log["step"] <= r.to_step)
-        by[(in_round & log["agent"].isin(list(r.choices))).to_numpy()] = "player"
-        by[(in_round & log["agent"].isin(r.ruled)).to_numpy()] = "rule (timed out)"
+        by[(in_round & own & log["agent"].isin(list(r.choices))).to_numpy()] = "player"
+        by[(in_round & own & log["agent"].isin(r.ruled)).to_numpy()] = "rule (timed out)"
+        if r.injected:
+            by[((log["step"] == r.from_step + 1) & log["kind"].isin(STARTED)).to_numpy()] = "instructor"
     return log.assign(by=by)
 
 
@@ -146,8 +159,10 @@ def plot_shares_against_rules(game: Game, runs: RuleRuns, colours: dict[str, str
     """Funding shares of the played organisations: the game's line against the rule runs' range."""
     played = [s for s in game.seats if s.kind == "organisation"] or []
     fig, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
+    start = game.spec.get("start_step", 0)
     frame = game.model.model_frame()
-    rule_frames = [m.model_frame() for m in runs.models]
+    frame = frame[frame["step"] >= start]
+    rule_frames = [f[f["step"] >= start] for f in (m.model_frame() for m in runs.models)]
     for s in played:
         col = f"funding_share_{s.agent}"
         c = colours.get(s.agent, "black")
@@ -188,7 +203,15 @@ def plot_outcomes(table: pd.DataFrame, colours: dict[str, str]) -> plt.Figure:
 
 def write_debrief(game: Game, n_rule_runs: int = 8) -> Path:
     """Figures (PNG and one PDF), tables (CSV) and a summary (Markdown) in the game's folder,
-    under ``debrief/``; a later debrief of the same game replaces them."""
+    under ``debrief/``; a later debrief of the same game replaces them. The game is held still
+    while it is written (its lock: choices wait a few seconds), so rounds cannot move under it."""
+    with game.lock:
+        if not game.rounds:
+            raise GameError("debrief", "no round has been played yet")
+        return _write_debrief(game, n_rule_runs)
+
+
+def _write_debrief(game: Game, n_rule_runs: int) -> Path:
     runs = rule_runs(game, n_rule_runs)
     table = compare(game, runs)
     colours = organisation_colours(game.model.io.names)

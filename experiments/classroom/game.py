@@ -69,7 +69,8 @@ def parse_choice(kind: str, data: dict) -> Choice:
             data["fund"] = tuple(data["fund"])
         return DonorChoice(**data)
     except TypeError as err:
-        raise GameError(f"choice of a {kind}", f"unexpected field ({err})") from None
+        raise GameError(f"choice of {'an' if kind == 'organisation' else 'a'} {kind}",
+                        f"unexpected field ({err})") from None
 
 
 def choice_data(choice: Choice) -> dict:
@@ -97,6 +98,11 @@ class Game:
         self.scenario_path = find_scenario(spec["scenario"])
         self.scenario = load_scenario(self.scenario_path)
         self.seats = [Seat(**s) for s in spec["seats"]]
+        for s in self.seats:
+            known = self.scenario.organisations if s.kind == "organisation" else self.scenario.donors
+            if s.agent not in known:
+                raise GameError(f"{GAME_FILE}: seats",
+                                f"expected {s.kind}s of {self.scenario_path.stem}, got {s.agent!r}")
         self.rounds: list[Round] = [Round(**r) for r in spec.get("rounds", [])]
         self.pending: dict[str, dict] = dict(spec.get("pending", {}))
         self.injections: list[dict] = list(spec.get("injections", []))  # for the next round
@@ -131,10 +137,15 @@ class Game:
         if start_step >= sc.simulation.steps:
             raise GameError("--from", f"expected a date before the scenario's end ({sc.simulation.steps} steps from "
                             f"{sc.simulation.start_year}), got {start!r}")
-        most = max(1, (sc.simulation.steps - start_step) // round_steps)
+        most = (sc.simulation.steps - start_step) // round_steps
+        if most < 1:
+            raise GameError("--from", f"expected a date at least a {per_round} before the scenario's end "
+                            f"({sc.simulation.steps} steps from {sc.simulation.start_year}), got {start!r}")
         if rounds is not None and not 1 <= rounds <= most:
             raise GameError("--rounds", f"expected 1 to {most} rounds of a {per_round} for {path.stem} "
                             f"({sc.simulation.steps} steps), got {rounds}")
+        if not agents:
+            raise GameError("--play", "expected at least one organisation or donor to seat")
         seats = []
         for k, agent in enumerate(agents):
             kind = "organisation" if agent in sc.organisations else "donor" if agent in sc.donors else None
@@ -173,6 +184,7 @@ class Game:
             raise GameError(str(folder), f"no {GAME_FILE} here; expected a migov classroom game's folder") from None
         except ValueError as err:
             raise GameError(str(path), f"not a readable game file ({err})") from None
+        _check_spec(spec, path)
         made = (spec.get("provenance") or {}).get("code_hash")
         now = provenance(None, None)["code_hash"]
         if made != now:
@@ -180,7 +192,14 @@ class Game:
                             f"{now}; a replay would not give the same world, so it is not resumed")
         if spec.get("state") == "playing":
             spec["state"] = "paused"
-        return cls(folder, spec)
+        try:
+            return cls(folder, spec)
+        except GameError:
+            raise
+        except ScenarioError as err:
+            raise GameError(f"{path}: rounds", f"a recorded round does not replay ({err})") from None
+        except (KeyError, TypeError, ValueError) as err:
+            raise GameError(str(path), f"not a game file migov wrote ({type(err).__name__}: {err})") from None
 
     def save(self) -> None:
         """Write the game file atomically (a crash leaves the previous one whole)."""
@@ -238,24 +257,34 @@ class Game:
     # ------------------------------------------------------------------ seats
     def seat_of(self, token: str) -> Seat:
         for s in self.seats:
-            if secrets.compare_digest(s.token, str(token)):
+            if _same(s.token, token):
                 return s
         raise GameError("seat link", "not a seat of this game; ask the instructor for your link")
 
     def has_seat(self, token: str) -> bool:
-        return any(secrets.compare_digest(s.token, str(token)) for s in self.seats)
+        return any(_same(s.token, token) for s in self.seats)
 
     def is_instructor(self, token: str) -> bool:
-        return secrets.compare_digest(self.spec["instructor_token"], str(token))
+        return _same(self.spec["instructor_token"], token)
 
-    def submit(self, token: str, data: dict) -> Choice:
-        """A seat's choice for this round; it may change it until the round resolves."""
+    def submit(self, token: str, data: dict, round_number: int | None = None) -> Choice:
+        """A seat's choice for this round; it may change it until the round resolves. Given
+        ``round_number`` (the round the page showed), a choice that arrives after that round has
+        resolved is refused rather than carried into the next one."""
         with self.lock:
             seat = self.seat_of(token)
             if self.state == "finished":
                 raise GameError(seat.title, "the game is over")
+            if round_number is not None and round_number != self.round_number:
+                raise GameError(seat.title, f"round {round_number} ended before your choice arrived; this is round "
+                                f"{self.round_number}: choose again")
             choice = parse_choice(seat.kind, data)
-            resolve(self.model, {seat.agent: choice})  # outside the agent's means: GameError-like, one line
+            try:
+                resolve(self.model, {seat.agent: choice})  # outside the agent's means: one line
+            except (TypeError, ValueError) as err:
+                if isinstance(err, ScenarioError):
+                    raise
+                raise GameError(seat.title, f"a choice of the wrong type ({err})") from None
             self.pending[seat.agent] = choice_data(choice)
             self._touch()
             if self.state == "playing" and self.spec.get("auto_advance", True) and self.all_chosen():
@@ -263,8 +292,11 @@ class Game:
             return choice
 
     def withdraw(self, token: str) -> None:
+        """Take back a seat's choice: its agent's rule plays the round."""
         with self.lock:
             seat = self.seat_of(token)
+            if self.state == "finished":
+                raise GameError(seat.title, "the game is over")
             self.pending.pop(seat.agent, None)
             self._touch()
 
@@ -292,18 +324,26 @@ class Game:
         """Queue an event for the next round: ``{"scenario_event": k}`` (the scenario's k-th
         event, brought forward) or ``{"crisis": {"issue": ..., "region": ..., "magnitude": ...}}``."""
         with self.lock:
+            if self.state == "finished":
+                raise GameError("inject", "the game is over")
+            if not isinstance(event, dict):
+                raise GameError("inject", "expected a scenario event or a crisis")
             if "scenario_event" in event:
                 k = event["scenario_event"]
                 if not (isinstance(k, int) and 0 <= k < len(self.scenario.events)):
                     raise GameError("inject", f"expected an event number 0 to {len(self.scenario.events) - 1}")
-            elif "crisis" in event:
+            elif "crisis" in event and isinstance(event["crisis"], dict):
                 c = event["crisis"]
                 if c.get("issue") not in self.scenario.issues:
                     raise GameError("inject", f"expected an issue among {', '.join(self.scenario.issues)}")
                 regions = sorted({h.region for h in self.scenario.hosts.values()})
                 if c.get("region") not in regions:
                     raise GameError("inject", f"expected a region among {', '.join(regions)}")
-                Crisis(type="crisis", at=0, **c)  # its own bounds (magnitude 0-10)
+                try:
+                    Crisis(type="crisis", at=0, **c)  # its own bounds (magnitude 0-10)
+                except (ValueError, TypeError) as err:
+                    msg = err.errors()[0]["msg"] if hasattr(err, "errors") else str(err)
+                    raise GameError("inject", f"a crisis: {msg}") from None
             else:
                 raise GameError("inject", "expected a scenario event or a crisis")
             self.injections.append(event)
@@ -375,3 +415,28 @@ class Game:
                 "rival": [n for n in io.names if n != seat.agent],
                 "engage": [hs.names[h] for h in range(hs.n) if io.office[i, h]], "bid_in": list(hs.names)}
 
+
+def _same(secret: str, given: object) -> bool:
+    """Constant-time comparison of a token with what a link gave (any text, bytes compared)."""
+    return secrets.compare_digest(str(secret).encode(), str(given).encode())
+
+
+def _check_spec(spec: object, path: Path) -> None:
+    """A game file's shape, before anything is replayed: one line naming the field otherwise."""
+    def bad(field: str, expected: str) -> GameError:
+        return GameError(f"{path}: {field}", f"expected {expected}")
+
+    if not isinstance(spec, dict):
+        raise bad("(top level)", "a mapping (the game file migov writes)")
+    for key, kind in (("scenario", str), ("seed", int), ("round_steps", int), ("rounds_total", int),
+                      ("instructor_token", str), ("seats", list), ("seconds", (int, float))):
+        if not isinstance(spec.get(key), kind) or isinstance(spec.get(key), bool):
+            raise bad(key, f"a {kind.__name__ if isinstance(kind, type) else 'number'}")
+    if spec.get("state", "lobby") not in STATES:
+        raise bad("state", f"one of {', '.join(STATES)}")
+    for k, seat in enumerate(spec["seats"]):
+        if not isinstance(seat, dict) or not {"agent", "kind", "token"} <= set(seat) \
+                or seat["kind"] not in ("organisation", "donor"):
+            raise bad(f"seats[{k}]", "agent, kind (organisation or donor) and token")
+    if not isinstance(spec.get("rounds", []), list):
+        raise bad("rounds", "a list")

@@ -30,20 +30,20 @@ def register(sub) -> None:
     cls.add_argument("--teams", default=None, metavar="NAME,NAME,...", help="names for the seats, in order")
     cls.add_argument("--rounds", type=positive_int, default=None, help="rounds to play (default: 10, or fewer if the "
                                                                          "scenario is shorter)")
-    cls.add_argument("--round", dest="per_round", choices=("year", "quarter"), default="year",
+    cls.add_argument("--round", dest="per_round", choices=("year", "quarter"), default=None,
                      help="what a round is (default a year)")
-    cls.add_argument("--seconds", type=positive_int, default=180, help="time to choose in each round (default 180)")
+    cls.add_argument("--seconds", type=positive_int, default=None, help="time to choose in each round (default 180)")
     cls.add_argument("--pause-between-rounds", action="store_true",
                      help="pause after each round, so the room can talk before the instructor resumes the clock")
     cls.add_argument("--from", dest="start", default=None, metavar="DATE",
                      help="start the game at DATE (e.g. 2003 or 2003Q1): the rules play the years before it")
-    cls.add_argument("--seed", type=seed_int, default=1, help="random seed (default 1)")
+    cls.add_argument("--seed", type=seed_int, default=None, help="random seed (default 1)")
     cls.add_argument("--out", type=Path, default=None,
                      help="the game's folder, new or empty (default results/classroom/<scenario>-<date>)")
     cls.add_argument("--resume", type=Path, default=None, metavar="DIR", help="go on with the game in DIR")
     cls.add_argument("--host", default="0.0.0.0",
                      help="address to listen on (default 0.0.0.0: the local network; localhost for this machine only)")
-    cls.add_argument("--port", type=positive_int, default=8766, help="port (default 8766)")
+    cls.add_argument("--port", type=port_number, default=8766, help="port (default 8766)")
     cls.add_argument("--debrief-runs", type=positive_int, default=8,
                      help="rule-only runs the debrief compares the game with (default 8)")
     cls.add_argument("--no-serve", action="store_true", help="set the game up, print its links, and stop")
@@ -52,11 +52,24 @@ def register(sub) -> None:
     cls.set_defaults(func=cmd_classroom)
 
 
+def port_number(text: str) -> int:
+    port = positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {port}")
+    return port
+
+
+SET_UP = ("scenario", "play", "seats", "teams", "rounds", "per_round", "seconds", "seed", "out", "start",
+          "pause_between_rounds")  # what a game is set up with; --resume takes the game as it was
+
+
 def choose_agents(args: argparse.Namespace, scenario) -> list[str]:
     """The agents with seats: --play, or the first --seats organisations then donors."""
     from migov.experiments.cli.args import UsageError
 
-    if args.play:
+    if args.play is not None:
+        if args.seats:
+            raise UsageError("--seats goes without --play (--play names the seats)")
         return [a.strip() for a in args.play.split(",") if a.strip()]
     pool = [*scenario.organisations, *scenario.donors]
     n = args.seats or 4
@@ -91,8 +104,10 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     from migov.model.config import find_scenario
 
     if args.resume is not None:
-        if args.scenario or args.play or args.seats:
-            raise UsageError("--resume DIR goes on with the game as it was set up; give no scenario, --play or --seats")
+        given = [name for name in SET_UP if getattr(args, name) not in (None, False)]
+        if given:
+            options = ", ".join("a scenario" if n == "scenario" else "--" + n.replace("_", "-") for n in given)
+            raise UsageError(f"--resume DIR goes on with the game as it was set up; drop {options}")
         game = Game.load(args.resume)
         folder = args.resume
         if args.debrief:
@@ -103,10 +118,10 @@ def cmd_classroom(args: argparse.Namespace) -> int:
                   f"is in {out} (debrief.pdf, figures, tables)")
             return 0
     else:
-        if not args.scenario:
-            raise UsageError("give a scenario (e.g. migov classroom baseline) or --resume DIR")
         if args.debrief:
             raise UsageError("--debrief goes with --resume DIR (a game that has been played)")
+        if not args.scenario:
+            raise UsageError("give a scenario (e.g. migov classroom baseline) or --resume DIR")
         path = find_scenario(args.scenario)
         scenario = load_scenario(path)
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
@@ -116,8 +131,8 @@ def cmd_classroom(args: argparse.Namespace) -> int:
         if teams is not None and len(teams) != len(agents):
             raise UsageError(f"--teams: expected {len(agents)} names, one per seat ({', '.join(agents)}), "
                              f"got {len(teams)}")
-        game = Game.new(folder, str(path), agents, seed=args.seed, rounds=args.rounds,
-                        per_round=args.per_round, seconds=args.seconds, labels=teams,
+        game = Game.new(folder, str(path), agents, seed=1 if args.seed is None else args.seed, rounds=args.rounds,
+                        per_round=args.per_round or "year", seconds=args.seconds or 180, labels=teams,
                         pause_between_rounds=args.pause_between_rounds, start=args.start)
     host = lan_address() if args.host in ("0.0.0.0", "") else args.host
     base = f"http://{host}:{args.port}"
