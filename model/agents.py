@@ -191,6 +191,10 @@ class InternationalOrganisation(FieldAgent):
             actions = self.model.draw_actions()[self.idx]
         io = self.model.io
         io.chosen[self.idx] = False
+        j = self.model.seated.drop.get(self.idx)
+        if j is not None and io.partner_io[self.idx, j]:  # its seat ends a partnership (ODD 7.10)
+            io.partner_io[self.idx, j] = io.partner_io[j, self.idx] = False
+            self.model.log("partnership", f"{self.name} ends its partnership with {io.names[j]}", self.name)
         for a in sorted(actions):
             io.chosen[self.idx, a] = True
             self._ACTION_METHODS[a](self)

@@ -6,7 +6,8 @@ contest costs what it always costs, a host still consents or not. So human choic
 rules meet on equal terms, and a seat that chooses nothing is played by the rule.
 
 An organisation's seat chooses which actions to take (at most ``actions_per_step``, the same
-budget of attention as the rule) and, for three of them, at whom: the organisation it seeks as
+budget of attention as the rule), may end a partnership with another organisation, and, for
+three of its actions, chooses at whom: the organisation it seeks as
 partner, the rival it contests, the host government it engages; and the hosts where it bids for
 projects (the rule bids wherever it has an office and, scouting, where demand looks best). A
 donor's seat chooses the share of its envelope it earmarks and the organisations its money may
@@ -39,6 +40,7 @@ class OrganisationChoice:
     rival: str | None = None  # the organisation ``contest_rival`` contests
     engage: str | None = None  # the host ``build_local_partnership`` works in (one with an office)
     bid_in: tuple[str, ...] | None = None  # hosts to bid in; None: where the rule bids
+    drop: str | None = None  # a partner organisation it ends its partnership with (no cost)
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,11 @@ class Seated:
     rival: dict[int, int] = field(default_factory=dict)
     engage: dict[int, int] = field(default_factory=dict)
     bid_in: dict[int, np.ndarray] = field(default_factory=dict)  # organisation -> host mask
+    drop: dict[int, int] = field(default_factory=dict)  # organisation -> partner it leaves
     fund: dict[int, np.ndarray] = field(default_factory=dict)  # donor -> bidder mask (IOs, then NGOs)
 
     def __bool__(self) -> bool:
-        return any((self.actions, self.partner, self.rival, self.engage, self.bid_in, self.fund))
+        return any((self.actions, self.partner, self.rival, self.engage, self.bid_in, self.fund, self.drop))
 
 
 def _index(names: list[str], name: str, what: str, agent: str) -> int:
@@ -95,6 +98,11 @@ def resolve(model: MigovModel, choices: dict[str, Choice]) -> Seated:
                     if j == i:
                         raise ScenarioError(f"seat {agent}", what, "expected another organisation, got itself")
                     getattr(seated, what)[i] = j
+            if choice.drop is not None:
+                j = _index(io.names, choice.drop, "drop", agent)
+                if not io.partner_io[i, j]:
+                    raise ScenarioError(f"seat {agent}", "drop", f"expected a partner of {agent}, got {choice.drop!r}")
+                seated.drop[i] = j
             if choice.engage is not None:
                 h = _index(hs.names, choice.engage, "engage", agent)
                 if not io.office[i, h]:

@@ -209,3 +209,16 @@ def test_the_event_log_credits_players_with_their_own_moves_only(tmp_path):
     assert len(player) and not player["text"].str.contains("lapses|breaks").any()
     assert set(player["kind"]) <= {"contestation", "partnership", "mandate"}
     assert (marked.loc[marked["kind"] == "crisis", "by"] == "instructor").any()
+
+
+def test_a_seat_can_end_a_partnership_the_rules_would_keep(tmp_path):
+    g = Game.new(tmp_path / "g", "baseline", ["IOM"], seed=2, rounds=2)
+    partner = g.options(g.seats[0])["drop"][0]
+    g.submit(g.seats[0].token, {"actions": [], "drop": partner})
+    g.advance()
+    j = g.model.io.names.index(partner)
+    assert f"IOM ends its partnership with {partner}" in [e["text"] for e in g.model.event_log]
+    assert not g.model.io.partner_io[0, j] or "form a partnership" in " ".join(
+        e["text"] for e in g.model.event_log if partner in e["text"] and "IOM" in e["text"])
+    with pytest.raises(ScenarioError, match="drop"):
+        g.submit(g.seats[0].token, {"drop": "IOM"})

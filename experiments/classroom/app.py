@@ -29,6 +29,7 @@ from .game import Game
 
 GAME_FOLDER = Path(os.environ.get("MIGOV_CLASSROOM_GAME", "results/classroom/game"))
 BASE_URL = os.environ.get("MIGOV_CLASSROOM_BASE", "")  # the address students use, for the seat links
+KEEP = "nobody (keep them all)"
 DEBRIEF_RUNS = int(os.environ.get("MIGOV_CLASSROOM_DEBRIEF_RUNS", "8"))
 _game: Game | None = None
 _lock = threading.Lock()
@@ -139,6 +140,7 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
     rival = solara.use_reactive(chosen.get("rival"))
     engage = solara.use_reactive(chosen.get("engage"))
     bid_in = solara.use_reactive(list(chosen.get("bid_in") or []))
+    drop = solara.use_reactive(chosen.get("drop"))
     message = solara.use_reactive("")
 
     def new_round() -> None:
@@ -148,6 +150,7 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
         actions.value = list(chosen.get("actions") or [])
         partner.value, rival.value, engage.value = chosen.get("partner"), chosen.get("rival"), chosen.get("engage")
         bid_in.value = list(chosen.get("bid_in") or [])
+        drop.value = chosen.get("drop")
         message.value = ""
 
     solara.use_effect(new_round, [v["round"]])
@@ -170,6 +173,9 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
                       disabled="build_local_partnership" not in actions.value or not opts["engage"])
         solara.SelectMultiple("bid for projects only in (empty: wherever you are present)", values=bid_in.value,
                               all_values=opts["bid_in"], on_value=bid_in.set)
+        solara.Select("end the partnership with (free; not one of your actions)", values=[KEEP, *opts["drop"]],
+                      value=drop.value or KEEP, on_value=lambda x: drop.set(None if x == KEEP else x),
+                      disabled=not opts["drop"])
 
         def send() -> None:
             chose = actions.value
@@ -177,7 +183,7 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
                     "partner": partner.value if "build_global_partnership" in chose else None,
                     "rival": rival.value if "contest_rival" in chose else None,
                     "engage": engage.value if "build_local_partnership" in chose else None,
-                    "bid_in": bid_in.value or None}
+                    "bid_in": bid_in.value or None, "drop": drop.value}
             try:
                 g.submit(token, data, v["round"])
                 message.value = ""

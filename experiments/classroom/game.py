@@ -413,7 +413,8 @@ class Game:
         i = io.names.index(seat.agent)
         return {"actions": list(ACTIONS), "partner": [n for n in io.names if n != seat.agent],
                 "rival": [n for n in io.names if n != seat.agent],
-                "engage": [hs.names[h] for h in range(hs.n) if io.office[i, h]], "bid_in": list(hs.names)}
+                "engage": [hs.names[h] for h in range(hs.n) if io.office[i, h]], "bid_in": list(hs.names),
+                "drop": [io.names[j] for j in range(io.n) if io.partner_io[i, j]]}
 
 
 def _same(secret: str, given: object) -> bool:
