@@ -315,6 +315,10 @@ def InjectPanel(g: Game, v: dict) -> None:
         except ScenarioError as err:
             set_message(str(err))
 
+    if v["state"] == "finished":
+        with solara.Card("Inject an event", margin=0):
+            solara.Text("the game is over")
+        return
     with solara.Card("Inject an event into the next round", margin=0):
         if labels:
             solara.Select("one of the scenario's events, now", values=list(labels), value=event, on_value=set_event)
