@@ -222,3 +222,16 @@ def test_a_seat_can_end_a_partnership_the_rules_would_keep(tmp_path):
         e["text"] for e in g.model.event_log if partner in e["text"] and "IOM" in e["text"])
     with pytest.raises(ScenarioError, match="drop"):
         g.submit(g.seats[0].token, {"drop": "IOM"})
+
+
+def test_a_game_is_served_by_one_server_at_a_time(tmp_path, capsys):
+    from migov.experiments.classroom.game import hold_game
+    from migov.experiments.cli import main
+
+    g = Game.new(tmp_path / "g", "baseline", ["IOM"], rounds=1)
+    held = hold_game(g.folder)
+    assert main(["classroom", "--resume", str(g.folder), "--port", "9999"]) == 2
+    assert "another migov classroom is serving this game" in capsys.readouterr().err
+    held.close()
+    hold_game(g.folder).close()  # free again once the first server has gone
+    assert ".serving.lock" in json.loads((g.folder / "manifest.json").read_text())["files"]

@@ -441,3 +441,25 @@ def _check_spec(spec: object, path: Path) -> None:
             raise bad(f"seats[{k}]", "agent, kind (organisation or donor) and token")
     if not isinstance(spec.get("rounds", []), list):
         raise bad("rounds", "a list")
+
+
+LOCK_FILE = ".serving.lock"
+
+
+def hold_game(folder: Path):
+    """Claim the game in ``folder`` for one server: an open file holding an exclusive lock
+    (released when it is closed or the process ends, however it ends). Two servers on one game
+    would each save their own rounds over the other's."""
+    import fcntl
+
+    path = Path(folder) / LOCK_FILE
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise GameError(str(folder), "another migov classroom is serving this game; stop it first") from None
+    if LOCK_FILE not in (outdir.read_manifest(Path(folder)) or {}).get("files", []):
+        outdir.record_files(Path(folder), [LOCK_FILE])
+    return handle
+

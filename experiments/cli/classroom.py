@@ -96,19 +96,21 @@ def links(game, base: str) -> list[str]:
 
 
 def cmd_classroom(args: argparse.Namespace) -> int:
-    from migov.experiments.classroom.game import Game
+    from migov.experiments.classroom.game import Game, hold_game
     from migov.experiments.cli.args import UsageError
     from migov.experiments.common.outdir import fresh_subfolder, record_files
     from migov.experiments.common.processes import run_supervised
     from migov.model import load_scenario
     from migov.model.config import find_scenario
 
+    held = None
     if args.resume is not None:
         given = [name for name in SET_UP if getattr(args, name) not in (None, False)]
         if given:
             options = ", ".join("a scenario" if n == "scenario" else "--" + n.replace("_", "-") for n in given)
             raise UsageError(f"--resume DIR goes on with the game as it was set up; drop {options}")
-        game = Game.load(args.resume)
+        game = Game.load(args.resume)  # a folder without a game is refused here, in one line
+        held = None if args.debrief or args.no_serve else hold_game(args.resume)
         folder = args.resume
         if args.debrief:
             from migov.experiments.classroom.debrief import write_debrief
@@ -144,6 +146,7 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     print("\n".join(lines), flush=True)
     if args.no_serve:
         return 0
+    held = held or hold_game(Path(folder))  # kept open (a local of this frame) while serving: the lock
     env = dict(os.environ, MIGOV_CLASSROOM_GAME=str(Path(folder).resolve()), MIGOV_CLASSROOM_BASE=base,
                MIGOV_CLASSROOM_DEBRIEF_RUNS=str(args.debrief_runs))
     scenario_path = game.scenario_path.resolve()
