@@ -66,9 +66,6 @@ class Seated:
     drop: dict[int, int] = field(default_factory=dict)  # organisation -> partner it leaves
     fund: dict[int, np.ndarray] = field(default_factory=dict)  # donor -> bidder mask (IOs, then NGOs)
 
-    def __bool__(self) -> bool:
-        return any((self.actions, self.partner, self.rival, self.engage, self.bid_in, self.fund, self.drop))
-
 
 def _index(names: list[str], name: str, what: str, agent: str) -> int:
     if name not in names:

@@ -130,6 +130,25 @@ def VenueCard(venue: dict | None) -> None:
 
 
 # ---------------------------------------------------------------------------- a seat
+def send_buttons(g: Game, token: str, v: dict, draft: Callable[[], dict], message: solara.Reactive,
+                 hint: str = "") -> None:
+    """A form's last line: send the draft (read when clicked) for the round the page shows, or
+    give the round back to the agent's rule; a refusal shows in ``message``, else ``hint``."""
+    def send() -> None:
+        try:
+            g.submit(token, draft(), v["round"])
+            message.value = ""
+        except ScenarioError as err:
+            message.value = str(err)
+
+    with solara.Row():
+        solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
+                      disabled=v["state"] == "finished")
+        solara.Button("Let my agent's rule decide", on_click=lambda: _quietly(g.withdraw, token),
+                      classes=["migov-withdraw"], disabled=v["chosen"] is None)
+    solara.Text(message.value or hint, style={"color": "#B00020"} if message.value else {})
+
+
 @solara.component
 def OrganisationForm(g: Game, token: str, v: dict) -> None:
     # the draft lives in reactive values read when used (not in closures of a render), because
@@ -177,26 +196,16 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
                       value=drop.value or KEEP, on_value=lambda x: drop.set(None if x == KEEP else x),
                       disabled=not opts["drop"])
 
-        def send() -> None:
+        def draft() -> dict:
             chose = actions.value
-            data = {"actions": chose,
+            return {"actions": chose,
                     "partner": partner.value if "build_global_partnership" in chose else None,
                     "rival": rival.value if "contest_rival" in chose else None,
                     "engage": engage.value if "build_local_partnership" in chose else None,
                     "bid_in": bid_in.value or None, "drop": drop.value}
-            try:
-                g.submit(token, data, v["round"])
-                message.value = ""
-            except ScenarioError as err:
-                message.value = str(err)
 
-        with solara.Row():
-            solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
-                          disabled=v["state"] == "finished")
-            solara.Button("Let my agent's rule decide", on_click=lambda: _quietly(g.withdraw, token),
-                          classes=["migov-withdraw"], disabled=v["chosen"] is None)
         hint = "Ticking nothing and sending means doing nothing this round." if v["chosen"] is None else ""
-        solara.Text(message.value or hint, style={"color": "#B00020"} if message.value else {})
+        send_buttons(g, token, v, draft, message, hint)
 
 
 @solara.component
@@ -220,19 +229,7 @@ def DonorForm(g: Game, token: str, v: dict) -> None:
         solara.SelectMultiple("fund only (empty: whoever the calls pick)", values=fund.value,
                               all_values=v["options"]["fund"], on_value=fund.set)
 
-        def send() -> None:
-            try:
-                g.submit(token, {"earmarked": share.value, "fund": fund.value or None}, v["round"])
-                message.value = ""
-            except ScenarioError as err:
-                message.value = str(err)
-
-        with solara.Row():
-            solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
-                          disabled=v["state"] == "finished")
-            solara.Button("Let my agent's rule decide", on_click=lambda: _quietly(g.withdraw, token),
-                          classes=["migov-withdraw"], disabled=v["chosen"] is None)
-        solara.Text(message.value, style={"color": "#B00020"})
+        send_buttons(g, token, v, lambda: {"earmarked": share.value, "fund": fund.value or None}, message)
 
 
 @solara.component

@@ -79,9 +79,9 @@ def rule_runs(game: Game, n: int = 8) -> RuleRuns:
     seeds = [game.spec["seed"] + k for k in range(n)]
     models = []
     for seed in seeds:
-        m = MigovModel(game.scenario, seed=seed, steps=game.model.horizon)
+        m = game.fresh_model(seed)
         for r in game.rounds:
-            game._play(r, m, seated=False)
+            game.play_round(r, m, seated=False)
         models.append(m)
     return RuleRuns(seeds, models)
 
@@ -151,13 +151,9 @@ def marked_events(game: Game) -> pd.DataFrame:
     return log.assign(by=by)
 
 
-def _years(game: Game, frame: pd.DataFrame) -> np.ndarray:
-    return frame["year"].to_numpy()
-
-
 def plot_shares_against_rules(game: Game, runs: RuleRuns, colours: dict[str, str]) -> plt.Figure:
     """Funding shares of the played organisations: the game's line against the rule runs' range."""
-    played = [s for s in game.seats if s.kind == "organisation"] or []
+    played = [s for s in game.seats if s.kind == "organisation"]
     fig, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
     start = game.spec.get("start_step", 0)
     frame = game.model.model_frame()
@@ -167,10 +163,10 @@ def plot_shares_against_rules(game: Game, runs: RuleRuns, colours: dict[str, str
         col = f"funding_share_{s.agent}"
         c = colours.get(s.agent, "black")
         stack = np.vstack([f[col].to_numpy() for f in rule_frames])
-        ax.fill_between(_years(game, frame), stack.min(axis=0), stack.max(axis=0), color=c, alpha=0.18, lw=0,
+        ax.fill_between(frame["year"], stack.min(axis=0), stack.max(axis=0), color=c, alpha=0.18, lw=0,
                         label=f"{s.agent}: range of {len(runs.models)} rule runs")
         chose = sum(s.agent in r.choices for r in game.rounds)
-        ax.plot(_years(game, frame), frame[col], color=c, lw=2.6,
+        ax.plot(frame["year"], frame[col], color=c, lw=2.6,
                 label=f"{s.agent} in the game ({s.title} chose in {chose} of {len(game.rounds)} rounds)")
     ax.set_ylim(0, None)
     ax.set_xlabel("year")

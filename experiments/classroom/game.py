@@ -58,16 +58,9 @@ class Seat:
 
 def parse_choice(kind: str, data: dict) -> Choice:
     """A choice from its JSON form (lists for tuples), for the seat's kind."""
-    data = dict(data or {})
+    data = {k: tuple(v) if isinstance(v, list) else v for k, v in (data or {}).items()}
     try:
-        if kind == "organisation":
-            for key in ("actions", "bid_in"):
-                if data.get(key) is not None:
-                    data[key] = tuple(data[key])
-            return OrganisationChoice(**data)
-        if data.get("fund") is not None:
-            data["fund"] = tuple(data["fund"])
-        return DonorChoice(**data)
+        return (OrganisationChoice if kind == "organisation" else DonorChoice)(**data)
     except TypeError as err:
         raise GameError(f"choice of {'an' if kind == 'organisation' else 'a'} {kind}",
                         f"unexpected field ({err})") from None
@@ -112,9 +105,9 @@ class Game:
         self.version = 0
         self.lock = threading.RLock()
         self._changed = threading.Condition(self.lock)
-        self.model = self._fresh_model()
+        self.model = self.fresh_model(spec["seed"])
         for r in self.rounds:
-            self._play(r)
+            self.play_round(r)
 
     # ------------------------------------------------------------------ making and loading
     @classmethod
@@ -134,9 +127,6 @@ class Game:
             start_step = 0 if start is None else sc.step_of(start, "--from")
         except ValueError as err:  # the schema's own message: a date like 2003Q1
             raise GameError("--from", getattr(err, "message", str(err))) from None
-        if start_step >= sc.simulation.steps:
-            raise GameError("--from", f"expected a date before the scenario's end ({sc.simulation.steps} steps from "
-                            f"{sc.simulation.start_year}), got {start!r}")
         most = (sc.simulation.steps - start_step) // round_steps
         if most < 1:
             raise GameError("--from", f"expected a date at least a {per_round} before the scenario's end "
@@ -210,24 +200,22 @@ class Game:
             tmp = self.folder / f".{GAME_FILE}.{os.getpid()}.tmp"
             tmp.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             os.replace(tmp, self.folder / GAME_FILE)
-            if GAME_FILE not in (outdir.read_manifest(self.folder) or {}).get("files", []):
-                outdir.record_files(self.folder, [GAME_FILE], {"provenance": self.spec["provenance"]})
+            _list_once(self.folder, GAME_FILE, {"provenance": self.spec["provenance"]})
 
     # ------------------------------------------------------------------ the world
-    def _fresh_model(self) -> MigovModel:
+    def fresh_model(self, seed: int) -> MigovModel:
+        """The game's world at its first round (the rules having played the years before
+        ``--from``), with chance from ``seed``: the game's own, or a rule run's in the debrief."""
         start = self.spec.get("start_step", 0)
-        steps = start + self.spec["rounds_total"] * self.spec["round_steps"]
-        model = MigovModel(self.scenario, seed=self.spec["seed"], steps=steps)
+        model = MigovModel(self.scenario, seed=seed, steps=start + self.rounds_total * self.round_steps)
         while model.steps < start:
             model.step()
         return model
 
-    def _play(self, r: Round, model: MigovModel | None = None, seated: bool = True) -> None:
+    def play_round(self, r: Round, model: MigovModel | None = None, seated: bool = True) -> None:
         """Resolve round ``r`` on ``model`` (the game's own by default): its events start, the
         seats' choices sit in their agents' seats for its steps, then every agent is its own again."""
         model = model or self.model
-        while model.steps < r.from_step:  # the years before the game starts (``start``), by the rules
-            model.step()
         for ev in r.injected:
             model.inject(self._event(ev))
         kinds = {s.agent: s.kind for s in self.seats}
@@ -240,6 +228,11 @@ class Game:
         if "scenario_event" in ev:
             return self.scenario.events[ev["scenario_event"]]
         return Crisis(type="crisis", at=0, **ev["crisis"])  # ``at`` unused: injected events start now
+
+    @property
+    def regions(self) -> list[str]:
+        """The scenario's host regions, where the instructor may start a crisis."""
+        return sorted({h.region for h in self.scenario.hosts.values()})
 
     @property
     def round_steps(self) -> int:
@@ -281,9 +274,9 @@ class Game:
             choice = parse_choice(seat.kind, data)
             try:
                 resolve(self.model, {seat.agent: choice})  # outside the agent's means: one line
+            except ScenarioError:
+                raise
             except (TypeError, ValueError) as err:
-                if isinstance(err, ScenarioError):
-                    raise
                 raise GameError(seat.title, f"a choice of the wrong type ({err})") from None
             self.pending[seat.agent] = choice_data(choice)
             self._touch()
@@ -336,9 +329,8 @@ class Game:
                 c = event["crisis"]
                 if c.get("issue") not in self.scenario.issues:
                     raise GameError("inject", f"expected an issue among {', '.join(self.scenario.issues)}")
-                regions = sorted({h.region for h in self.scenario.hosts.values()})
-                if c.get("region") not in regions:
-                    raise GameError("inject", f"expected a region among {', '.join(regions)}")
+                if c.get("region") not in self.regions:
+                    raise GameError("inject", f"expected a region among {', '.join(self.regions)}")
                 try:
                     Crisis(type="crisis", at=0, **c)  # its own bounds (magnitude 0-10)
                 except (ValueError, TypeError) as err:
@@ -368,7 +360,7 @@ class Game:
                       choices={s.agent: self.pending[s.agent] for s in self.seats if s.agent in self.pending},
                       ruled=[s.agent for s in self.seats if s.agent not in self.pending],
                       injected=list(self.injections))
-            self._play(r)
+            self.play_round(r)
             self.rounds.append(r)
             self.pending, self.injections = {}, []
             self.seconds_left = self.spec["seconds"]
@@ -411,8 +403,8 @@ class Game:
         if seat.kind == "donor":
             return {"fund": [*io.names, NGOS]}
         i = io.names.index(seat.agent)
-        return {"actions": list(ACTIONS), "partner": [n for n in io.names if n != seat.agent],
-                "rival": [n for n in io.names if n != seat.agent],
+        others = [n for n in io.names if n != seat.agent]
+        return {"actions": list(ACTIONS), "partner": others, "rival": list(others),
                 "engage": [hs.names[h] for h in range(hs.n) if io.office[i, h]], "bid_in": list(hs.names),
                 "drop": [io.names[j] for j in range(io.n) if io.partner_io[i, j]]}
 
@@ -459,7 +451,12 @@ def hold_game(folder: Path):
     except OSError:
         handle.close()
         raise GameError(str(folder), "another migov classroom is serving this game; stop it first") from None
-    if LOCK_FILE not in (outdir.read_manifest(Path(folder)) or {}).get("files", []):
-        outdir.record_files(Path(folder), [LOCK_FILE])
+    _list_once(Path(folder), LOCK_FILE)
     return handle
+
+
+def _list_once(folder: Path, name: str, update: dict | None = None) -> None:
+    """List ``name`` among the files migov wrote in the game's folder, if it is not yet."""
+    if name not in (outdir.read_manifest(folder) or {}).get("files", []):
+        outdir.record_files(folder, [name], update)
 

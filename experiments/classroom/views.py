@@ -112,8 +112,7 @@ def instructor_view(game: Game) -> dict:
                   "ruled_last_round": bool(last) and s.agent in last.ruled, "token": s.token} for s in game.seats]
         events = [{"index": k, "label": game.describe_event({"scenario_event": k}),
                    "scheduled": str(ev.at)} for k, ev in enumerate(game.scenario.events)]
-        regions = sorted({h.region for h in game.scenario.hosts.values()})
-        return {**header(game), "seats": seats, "events": events, "regions": regions,
+        return {**header(game), "seats": seats, "events": events, "regions": game.regions,
                 "issues": list(game.scenario.issues),
                 "queued": [game.describe_event(e) for e in game.injections],
                 "recent": _round_events(game, _last_round_start(game))[-MOST:], "venue": venue_view(game)}
