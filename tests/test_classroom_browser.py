@@ -59,7 +59,15 @@ def start_classroom(folder: Path) -> tuple[subprocess.Popen, str, dict[str, str]
 
 
 def tick(page, label_start: str) -> None:
+    """Tick an action once the page's form offers it (a new round's form may still be on its
+    way), and wait until the page shows it ticked."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_role("checkbox", name=label_start)
+    expect(box).to_be_enabled(timeout=WAIT_MS)
+    expect(box).not_to_be_checked(timeout=WAIT_MS)
     page.get_by_text(label_start, exact=False).first.click()
+    expect(box).to_be_checked(timeout=WAIT_MS)
 
 
 @needs_chromium

@@ -130,106 +130,101 @@ def VenueCard(venue: dict | None) -> None:
 
 
 # ---------------------------------------------------------------------------- a seat
-def send_buttons(g: Game, token: str, v: dict, draft: Callable[[], dict], message: solara.Reactive,
-                 hint: str = "") -> None:
+def use_draft(v: dict, fresh: dict) -> tuple[dict, Callable[..., None], Callable[[], dict]]:
+    """A seat's draft, kept per round: the render that first shows a new round shows its fresh
+    draft (``fresh``, from the seat's choice in it), so no reset follows that a click could race,
+    and an edit made on a page one render behind goes to the round it was made in. Returns the
+    draft as rendered, ``edit(field=value, ...)``, and ``now()``, the draft read when called (the
+    live thread re-renders the page while people click: a closure may be a render behind)."""
+    store = solara.use_reactive({})
+    rnd = v["round"]
+
+    def now() -> dict:
+        return store.value.get(rnd, fresh)
+
+    def edit(**changes) -> None:
+        store.value = {rnd: {**now(), **changes}}
+
+    return now(), edit, now
+
+
+@solara.component
+def SendButtons(g: Game, token: str, v: dict, draft: Callable[[], dict], hint: str = "") -> None:
     """A form's last line: send the draft (read when clicked) for the round the page shows, or
-    give the round back to the agent's rule; a refusal shows in ``message``, else ``hint``."""
+    give the round back to the agent's rule; a refusal shows until the round changes, else ``hint``."""
+    refusal = solara.use_reactive((0, ""))
+
     def send() -> None:
         try:
             g.submit(token, draft(), v["round"])
-            message.value = ""
+            refusal.value = (v["round"], "")
         except ScenarioError as err:
-            message.value = str(err)
+            refusal.value = (v["round"], str(err))
 
     with solara.Row():
         solara.Button("Send my choice", on_click=send, color="primary", classes=["migov-send"],
                       disabled=v["state"] == "finished")
         solara.Button("Let my agent's rule decide", on_click=lambda: _quietly(g.withdraw, token),
                       classes=["migov-withdraw"], disabled=v["chosen"] is None)
-    solara.Text(message.value or hint, style={"color": "#B00020"} if message.value else {})
+    message = refusal.value[1] if refusal.value[0] == v["round"] else ""
+    solara.Text(message or hint, style={"color": "#B00020"} if message else {})
 
 
 @solara.component
 def OrganisationForm(g: Game, token: str, v: dict) -> None:
-    # the draft lives in reactive values read when used (not in closures of a render), because
-    # the live thread re-renders the page while people click: a closure may be a render behind
     chosen = v["chosen"] or {}
-    actions = solara.use_reactive(list(chosen.get("actions") or []))
-    partner = solara.use_reactive(chosen.get("partner"))
-    rival = solara.use_reactive(chosen.get("rival"))
-    engage = solara.use_reactive(chosen.get("engage"))
-    bid_in = solara.use_reactive(list(chosen.get("bid_in") or []))
-    drop = solara.use_reactive(chosen.get("drop"))
-    message = solara.use_reactive("")
-
-    def new_round() -> None:
-        """A new round's draft starts from the seat's choice in it (none yet). The widgets stay the
-        same ones: a form rebuilt for each round would lose a click that lands before the new one
-        reaches the browser."""
-        actions.value = list(chosen.get("actions") or [])
-        partner.value, rival.value, engage.value = chosen.get("partner"), chosen.get("rival"), chosen.get("engage")
-        bid_in.value = list(chosen.get("bid_in") or [])
-        drop.value = chosen.get("drop")
-        message.value = ""
-
-    solara.use_effect(new_round, [v["round"]])
-    opts, most = v["options"], v["max_actions"]
+    d, edit, now = use_draft(v, {"actions": list(chosen.get("actions") or []), "partner": chosen.get("partner"),
+                                 "rival": chosen.get("rival"), "engage": chosen.get("engage"),
+                                 "bid_in": list(chosen.get("bid_in") or []), "drop": chosen.get("drop")})
+    opts, most, acts = v["options"], v["max_actions"], d["actions"]
     every = f", taken in each of the round's {v['round_steps']} steps" if v["round_steps"] > 1 else ""
     with solara.Card(f"Your choice for this round (up to {most} actions{every})", margin=0, classes=["migov-choice"]):
         for a, words in v["action_words"].items():
             def toggle(on: bool, a: str = a) -> None:
-                actions.value = [x for x in actions.value if x != a] + ([a] if on else [])
+                edit(actions=[x for x in now()["actions"] if x != a] + ([a] if on else []))
 
-            solara.Checkbox(label=words, value=a in actions.value, on_value=toggle,
-                            disabled=a not in actions.value and len(actions.value) >= most)
+            solara.Checkbox(label=words, value=a in acts, on_value=toggle,
+                            disabled=a not in acts and len(acts) >= most)
         # always there (disabled until the action is ticked): a form whose widgets come and go
         # would lose a click that lands while the page re-renders
-        solara.Select("partner to seek (empty: the rule picks)", values=opts["partner"], value=partner,
-                      disabled="build_global_partnership" not in actions.value)
-        solara.Select("rival to contest (empty: the rule picks)", values=opts["rival"], value=rival,
-                      disabled="contest_rival" not in actions.value)
-        solara.Select("host government to engage (empty: the rule picks)", values=opts["engage"], value=engage,
-                      disabled="build_local_partnership" not in actions.value or not opts["engage"])
-        solara.SelectMultiple("bid for projects only in (empty: wherever you are present)", values=bid_in.value,
-                              all_values=opts["bid_in"], on_value=bid_in.set)
+        solara.Select("partner to seek (empty: the rule picks)", values=opts["partner"], value=d["partner"],
+                      on_value=lambda x: edit(partner=x), disabled="build_global_partnership" not in acts)
+        solara.Select("rival to contest (empty: the rule picks)", values=opts["rival"], value=d["rival"],
+                      on_value=lambda x: edit(rival=x), disabled="contest_rival" not in acts)
+        solara.Select("host government to engage (empty: the rule picks)", values=opts["engage"], value=d["engage"],
+                      on_value=lambda x: edit(engage=x),
+                      disabled="build_local_partnership" not in acts or not opts["engage"])
+        solara.SelectMultiple("bid for projects only in (empty: wherever you are present)", values=d["bid_in"],
+                              all_values=opts["bid_in"], on_value=lambda x: edit(bid_in=list(x)))
         solara.Select("end the partnership with (free; not one of your actions)", values=[KEEP, *opts["drop"]],
-                      value=drop.value or KEEP, on_value=lambda x: drop.set(None if x == KEEP else x),
+                      value=d["drop"] or KEEP, on_value=lambda x: edit(drop=None if x == KEEP else x),
                       disabled=not opts["drop"])
 
         def draft() -> dict:
-            chose = actions.value
+            x = now()
+            chose = x["actions"]
             return {"actions": chose,
-                    "partner": partner.value if "build_global_partnership" in chose else None,
-                    "rival": rival.value if "contest_rival" in chose else None,
-                    "engage": engage.value if "build_local_partnership" in chose else None,
-                    "bid_in": bid_in.value or None, "drop": drop.value}
+                    "partner": x["partner"] if "build_global_partnership" in chose else None,
+                    "rival": x["rival"] if "contest_rival" in chose else None,
+                    "engage": x["engage"] if "build_local_partnership" in chose else None,
+                    "bid_in": x["bid_in"] or None, "drop": x["drop"]}
 
         hint = "Ticking nothing and sending means doing nothing this round." if v["chosen"] is None else ""
-        send_buttons(g, token, v, draft, message, hint)
+        SendButtons(g, token, v, draft, hint)
 
 
 @solara.component
 def DonorForm(g: Game, token: str, v: dict) -> None:
     chosen = v["chosen"] or {}
-    share = solara.use_reactive(float(chosen["earmarked"] if chosen.get("earmarked") is not None
-                                      else v["budget"]["earmarked_share"]))
-    fund = solara.use_reactive(list(chosen.get("fund") or []))
-    message = solara.use_reactive("")
-
-    def new_round() -> None:  # as in OrganisationForm
-        if chosen.get("earmarked") is not None:
-            share.value = float(chosen["earmarked"])
-        fund.value = list(chosen.get("fund") or [])
-        message.value = ""
-
-    solara.use_effect(new_round, [v["round"]])
+    earmarked = chosen["earmarked"] if chosen.get("earmarked") is not None else v["budget"]["earmarked_share"]
+    d, edit, now = use_draft(v, {"earmarked": float(earmarked), "fund": list(chosen.get("fund") or [])})
     with solara.Card("Your choice for this round", margin=0, classes=["migov-choice"]):
-        solara.SliderFloat("share of your envelope given as earmarked project grants", value=share, min=0.0, max=1.0,
-                           step=0.05)
-        solara.SelectMultiple("fund only (empty: whoever the calls pick)", values=fund.value,
-                              all_values=v["options"]["fund"], on_value=fund.set)
+        solara.SliderFloat("share of your envelope given as earmarked project grants", value=d["earmarked"],
+                           on_value=lambda x: edit(earmarked=float(x)), min=0.0, max=1.0, step=0.05)
+        solara.SelectMultiple("fund only (empty: whoever the calls pick)", values=d["fund"],
+                              all_values=v["options"]["fund"], on_value=lambda x: edit(fund=list(x)))
 
-        send_buttons(g, token, v, lambda: {"earmarked": share.value, "fund": fund.value or None}, message)
+        SendButtons(g, token, v, lambda: {"earmarked": now()["earmarked"], "fund": now()["fund"] or None})
 
 
 @solara.component
