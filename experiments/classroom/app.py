@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import markdown
 import solara
 from migov.model import ScenarioError
 
@@ -94,6 +95,15 @@ def _quietly(action: Callable, *args) -> None:
         action(*args)
 
 
+def Markdown(text: str, style: dict | None = None) -> None:
+    """Markdown shown as HTML. Not ``solara.Markdown``: its widget loads KaTeX (for maths) through
+    the server from a CDN on every page, which a classroom's offline network cannot reach; each
+    failed fetch is logged and holds a server thread while it waits."""
+    css = "; ".join(f"{k}: {x}" for k, x in (style or {}).items())
+    solara.HTML(unsafe_innerHTML=markdown.markdown(text, extensions=["tables"]), style=css,
+                classes=["solara-markdown", "rendered_html", "jp-RenderedHTMLCommon"])
+
+
 def fmt(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
@@ -102,7 +112,7 @@ def fmt(x: float, digits: int = 1) -> str:
 @solara.component
 def Header(v: dict, who: str, g: Game) -> None:
     state = {"lobby": "waiting to start", "playing": "playing", "paused": "paused", "finished": "game over"}[v["state"]]
-    solara.Markdown(f"## {who}\n**{v['scenario']}** · round {v['round']} of {v['rounds']} (a {v['per_round']}) · "
+    Markdown(f"## {who}\n**{v['scenario']}** · round {v['round']} of {v['rounds']} (a {v['per_round']}) · "
                     f"{v['date']} · <span class='migov-state'>{state}</span>")
     Clock(g, v["state"])
 
@@ -114,7 +124,7 @@ def EventList(events: list[dict], title: str) -> None:
         if not events:
             solara.Text("nothing")
         lines = [f"- {e['date']} · {e['text']}" for e in events[::-1]]
-        solara.Markdown("\n".join(lines), style={"max-height": "22em", "overflow-y": "auto"})
+        Markdown("\n".join(lines), style={"max-height": "22em", "overflow-y": "auto"})
 
 
 @solara.component
@@ -123,9 +133,9 @@ def VenueCard(venue: dict | None) -> None:
         return
     with solara.Card(venue["name"], margin=0, classes=["migov-venue"]):
         if not venue["started"]:
-            solara.Markdown(f"Meets from {venue['starts']}.")
+            Markdown(f"Meets from {venue['starts']}.")
             return
-        solara.Markdown(f"**Members** {', '.join(venue['members']) or 'none'} · **chair** {venue['chair'] or 'nobody'}"
+        Markdown(f"**Members** {', '.join(venue['members']) or 'none'} · **chair** {venue['chair'] or 'nobody'}"
                         f" · **joint products** {venue['products']} ({venue['own_agenda']} on the chair's own issue)")
 
 
@@ -254,12 +264,12 @@ def SeatStatus(v: dict) -> None:
         table += [f"| {o['name']} | {o['legitimacy_with_you']:.2f} | {o['reputation']:.2f} | {o['funding_share']:.0%} |"
                   for o in v["organisations"]]
     with solara.Card("Where you stand", margin=0, classes=["migov-status"]):
-        solara.Markdown("\n\n".join(rows))
-        solara.Markdown("\n".join(table))
+        Markdown("\n\n".join(rows))
+        Markdown("\n".join(table))
     calls = ["| call | money | grants |", "|---|---|---|"] + [f"| {c['donor']} | {fmt(c['pool'])}m | {c['grants']} |"
                                                              for c in v["calls"]]
     with solara.Card("Calls for projects last step", margin=0):
-        solara.Markdown("\n".join(calls))
+        Markdown("\n".join(calls))
 
 
 @solara.component
@@ -322,7 +332,7 @@ def InjectPanel(g: Game, v: dict) -> None:
         solara.Button("Queue this crisis", classes=["migov-crisis"],
                       on_click=lambda: queue({"crisis": {"region": region, "issue": issue, "magnitude": size}}))
         if v["queued"]:
-            solara.Markdown("Queued: " + "; ".join(v["queued"]))
+            Markdown("Queued: " + "; ".join(v["queued"]))
         if message:
             solara.Text(message)
 
@@ -355,9 +365,9 @@ def DebriefPanel(g: Game, state: str, rounds: int) -> None:
             solara.Text("replaying the game's world with the rules alone...")
         if made:
             folder = Path(made)
-            solara.Markdown(f"Written to `{folder}`: `debrief.pdf`, the figures as PNG, and the tables as CSV.",
+            Markdown(f"Written to `{folder}`: `debrief.pdf`, the figures as PNG, and the tables as CSV.",
                             style={"font-size": "90%"})
-            solara.Markdown((folder / "debrief.md").read_text(encoding="utf-8"))
+            Markdown((folder / "debrief.md").read_text(encoding="utf-8"))
             for name in ("against_rules", "outcomes", "funding_shares", "legitimacy", "mandates"):
                 solara.Image(folder / f"{name}.png", width="100%")
 
@@ -385,7 +395,7 @@ def InstructorPage(g: Game) -> None:
                     f"{'timed out: played by its rule' if s['ruled_last_round'] else ''} |{link}")
     chosen = sum(s["chosen"] for s in v["seats"])
     with solara.Card(f"Seats: {chosen} of {len(v['seats'])} have chosen", margin=0, classes=["migov-seats"]):
-        solara.Markdown("\n".join(rows))
+        Markdown("\n".join(rows))
         solara.Checkbox(label="show the seat links (not while projecting: each is the key to an agency; "
                               "they are also in links.md)", value=show_links)
     VenueCard(v["venue"])
@@ -410,4 +420,4 @@ def Page() -> None:
     elif seat and g.has_seat(seat):
         SeatPage(g, seat)
     else:
-        solara.Markdown("## migov classroom\nThis link is not a seat of this game. Ask the instructor for yours.")
+        Markdown("## migov classroom\nThis link is not a seat of this game. Ask the instructor for yours.")

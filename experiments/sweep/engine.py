@@ -191,8 +191,16 @@ def _leave_ctrl_c_to_the_coordinator():
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
             logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+            logging.getLogger("distributed.worker").addFilter(_not_a_heartbeat_to_a_stopping_scheduler)
 
     return QuietLocalWorker()
+
+
+def _not_a_heartbeat_to_a_stopping_scheduler(record: logging.LogRecord) -> bool:
+    """A local worker's scheduler lives in the coordinator's process, so it is out of reach only
+    while the coordinator stops the cluster (or is gone, and the nannies end the workers): a
+    heartbeat caught in that moment logs a traceback that says nothing to the user."""
+    return not record.getMessage().startswith("Failed to communicate with scheduler during heartbeat")
 
 
 def _pool_context():
