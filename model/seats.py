@@ -9,7 +9,9 @@ An organisation's seat chooses which actions to take (at most ``actions_per_step
 budget of attention as the rule), may end a partnership with another organisation, and, for
 three of its actions, chooses at whom: the organisation it seeks as
 partner, the rival it contests, the host government it engages; and the hosts where it bids for
-projects (the rule bids wherever it has an office and, scouting, where demand looks best). A
+projects (the rule bids wherever it has an office and, scouting, where demand looks best). Where
+the scenario has a coordination venue, it may also apply to join it (or stay out), vote on who
+else joins, and decline the chair when its turn comes. A
 donor's seat chooses the share of its envelope it earmarks and the organisations its money may
 go to: core money moves toward an even split among them (at the pace pledges move,
 ``core_inertia``), and its own call for projects is open only to them (and to NGOs if it names
@@ -41,6 +43,10 @@ class OrganisationChoice:
     engage: str | None = None  # the host ``build_local_partnership`` works in (one with an office)
     bid_in: tuple[str, ...] | None = None  # hosts to bid in; None: where the rule bids
     drop: str | None = None  # a partner organisation it ends its partnership with (no cost)
+    # the coordination venue (ODD 7.7), where the scenario has one
+    apply_to_venue: bool | None = None  # outside it: apply at the next chair term, or not; None: the rule
+    admit: tuple[str, ...] | None = None  # a member: the applicants it votes for (others against); None: the rule
+    decline_chair: bool = False  # a member: decline the chair when its turn comes
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,9 @@ class Seated:
     engage: dict[int, int] = field(default_factory=dict)
     bid_in: dict[int, np.ndarray] = field(default_factory=dict)  # organisation -> host mask
     drop: dict[int, int] = field(default_factory=dict)  # organisation -> partner it leaves
+    apply_venue: dict[int, bool] = field(default_factory=dict)  # organisation -> applies or stays out
+    admit: dict[int, np.ndarray] = field(default_factory=dict)  # member -> organisations it votes for
+    decline_chair: set[int] = field(default_factory=set)
     fund: dict[int, np.ndarray] = field(default_factory=dict)  # donor -> bidder mask (IOs, then NGOs)
 
 
@@ -111,6 +120,7 @@ def resolve(model: MigovModel, choices: dict[str, Choice]) -> Seated:
                 for h in choice.bid_in:
                     mask[_index(hs.names, h, "bid_in", agent)] = True
                 seated.bid_in[i] = mask
+            _resolve_venue(model, agent, i, choice, seated)
         elif isinstance(choice, DonorChoice):
             d = _index(dn.names, agent, "donor", agent)
             if choice.earmarked is not None and not 0.0 <= choice.earmarked <= 1.0:
@@ -130,6 +140,37 @@ def resolve(model: MigovModel, choices: dict[str, Choice]) -> Seated:
             raise ScenarioError(f"seat {agent}", "choice", f"expected an OrganisationChoice or a DonorChoice, "
                                 f"got {type(choice).__name__}")
     return seated
+
+
+def _resolve_venue(model: MigovModel, agent: str, i: int, choice: OrganisationChoice, seated: Seated) -> None:
+    """The venue choices: applying (or staying out), votes on applicants, declining the chair."""
+    asked = [f for f in ("apply_to_venue", "admit") if getattr(choice, f) is not None]
+    asked += ["decline_chair"] if choice.decline_chair else []
+    if not asked:
+        return
+    venue = model.venue
+    if venue is None:
+        raise ScenarioError(f"seat {agent}", asked[0], "expected a scenario with a coordination venue (it has none)")
+    for what in ("apply_to_venue", "decline_chair"):
+        if not isinstance(getattr(choice, what), bool | None):
+            raise ScenarioError(f"seat {agent}", what, f"expected true or false, got {getattr(choice, what)!r}")
+    if choice.apply_to_venue is not None:
+        if choice.apply_to_venue and venue.spec.admission == "closed":
+            raise ScenarioError(f"seat {agent}", "apply_to_venue", f"expected a venue that admits members "
+                                f"(the {venue.spec.name} is closed)")
+        if choice.apply_to_venue and venue.spec.un_only and not model.io.un_system[i]:
+            raise ScenarioError(f"seat {agent}", "apply_to_venue", f"expected an organisation of the UN system "
+                                f"(the {venue.spec.name} admits only those)")
+        seated.apply_venue[i] = bool(choice.apply_to_venue)
+    if choice.admit is not None:
+        if isinstance(choice.admit, str) or not isinstance(choice.admit, tuple | list):
+            raise ScenarioError(f"seat {agent}", "admit", f"expected a list of organisations, got {choice.admit!r}")
+        mask = np.zeros(model.io.n, dtype=bool)
+        for name in choice.admit:
+            mask[_index(model.io.names, name, "admit", agent)] = True
+        seated.admit[i] = mask
+    if choice.decline_chair:
+        seated.decline_chair.add(i)
 
 
 def apply_donor_policies(model: MigovModel, choices: dict[str, Choice]) -> None:

@@ -15,6 +15,8 @@ fits the members' common agenda, times its want of standing among peers), and th
 admit it under the rule: never (closed), always (open), by majority or by consensus, each member
 less likely to accept a candidate the closer its mandate is to its own (a rival: 'overlapping
 fields of competence'). Membership decides who chairs, who gains from products, who is tied.
+In the classroom, people in organisations' seats may apply or stay out, vote, and decline the
+chair in place of these rules (``seats.py``, ODD 7.10).
 """
 
 from __future__ import annotations
@@ -70,10 +72,17 @@ class CoordinationVenue:
         if self.spec.un_only:
             eligible &= io.un_system
         worth = self.worth(model, t)
-        applicants = np.flatnonzero(eligible & (worth > self.spec.admission_threshold))
+        applies = worth > self.spec.admission_threshold
+        for i, yes in model.seated.apply_venue.items():  # a seat applies, or stays out, as it chose
+            applies[i] = yes
+        applicants = np.flatnonzero(eligible & applies)
         for i in applicants[np.argsort(-worth[applicants], kind="stable")]:
             # a member is less likely to accept a rival: probability 1 - rivalry x mandate overlap
             accept = model.rng.random(self.members.size) >= self.spec.rivalry * model.overlap[self.members, i]
+            for k, member in enumerate(self.members):  # a seated member votes as it chose
+                votes_for = model.seated.admit.get(int(member))
+                if votes_for is not None:
+                    accept[k] = votes_for[i]
             admitted = (rule == "open" or (rule == "majority" and 2 * accept.sum() > accept.size)
                         or (rule == "consensus" and accept.all()))
             name = io.names[i]
@@ -96,7 +105,8 @@ class CoordinationVenue:
             candidate = int(self.members[period % self.members.size])
             cost = model.p.knowledge_cost
             funded = spec.secretariat or self.account >= cost
-            if not funded and model.rng.random() > min(1.0, io.core[candidate] / (4 * cost + 1e-12)):
+            short = not funded and model.rng.random() > min(1.0, io.core[candidate] / (4 * cost + 1e-12))
+            if short or candidate in model.seated.decline_chair:  # for lack of resources, or a seat's choice
                 self.chair = None
                 model.log("venue", f"{io.names[candidate]} declines to chair the {spec.name}", io.names[candidate])
             else:

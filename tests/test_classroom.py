@@ -235,3 +235,74 @@ def test_a_game_is_served_by_one_server_at_a_time(tmp_path, capsys):
     held.close()
     hold_game(g.folder).close()  # free again once the first server has gone
     assert ".serving.lock" in json.loads((g.folder / "manifest.json").read_text())["files"]
+
+
+def _venue_events(m: MigovModel) -> list[str]:
+    return [e["text"] for e in m.event_log if e["kind"] == "venue"]
+
+
+def _to_the_venue_start(seats: dict) -> MigovModel:
+    m = MigovModel("gmg_rotating_chair", seed=3)
+    while m.steps < m.venue.start:
+        m.step()
+    m.seat(seats)
+    return m
+
+
+def test_seats_apply_to_the_venue_vote_on_applicants_and_decline_the_chair():
+    # UNDP applies at the first chair term; a seated founder's vote against it blocks consensus,
+    # and the first in line to chair (UNHCR, the first founder) declines it
+    m = _to_the_venue_start({"UNDP": OrganisationChoice(apply_to_venue=True),
+                             "UNHCR": OrganisationChoice(admit=(), decline_chair=True)})
+    m.step()
+    said = _venue_events(m)
+    assert "the Global Migration Group turns down UNDP's application" in said
+    assert "UNHCR declines to chair the Global Migration Group" in said
+    assert m.io.names.index("UNDP") not in m.venue.members and m.venue.chair is None
+    # every founder votes for it: consensus, and UNDP is in; the rules would have kept it out
+    m = _to_the_venue_start({"UNDP": OrganisationChoice(apply_to_venue=True),
+                             **{f: OrganisationChoice(admit=("UNDP",)) for f in ("UNHCR", "IOM", "ILO")}})
+    m.step()
+    assert "the Global Migration Group admits UNDP" in _venue_events(m)
+    ruled = _to_the_venue_start({})
+    ruled.step()
+    assert ruled.io.names.index("UNDP") not in ruled.venue.members
+    assert "UNHCR takes the chair of the Global Migration Group" in _venue_events(ruled)
+
+
+@pytest.mark.parametrize("scenario, agent, choice, says", [
+    ("baseline", "IOM", OrganisationChoice(apply_to_venue=True), "apply_to_venue: expected a scenario with a "
+                                                                 "coordination venue"),
+    ("gmg_rotating_chair", "ICMPD", OrganisationChoice(apply_to_venue=True), "expected an organisation of the "
+                                                                             "UN system"),
+    ("gmg_rotating_chair", "IOM", OrganisationChoice(admit=("Nobody",)), "admit: expected one of IOM"),
+    ("gmg_rotating_chair", "IOM", OrganisationChoice(admit="UNDP"), "admit: expected a list of organisations"),
+    ("gmg_rotating_chair", "IOM", OrganisationChoice(decline_chair="yes"), "decline_chair: expected true or false"),
+])
+def test_venue_choices_outside_the_scenario_or_the_rules_of_the_venue_are_refused(scenario, agent, choice, says):
+    m = MigovModel(scenario, seed=1)
+    with pytest.raises(ScenarioError, match=says):
+        m.seat({agent: choice})
+    assert m.choices == {}
+
+
+def test_a_seat_plays_the_venue_from_its_page_and_the_debrief_credits_it(tmp_path):
+    g = Game.new(tmp_path / "g", "gmg_rotating_chair", ["UNDP", "UNHCR", "IOM"], seed=3, rounds=1,
+                 per_round="quarter", start="2003Q1")
+    undp, unhcr, iom = (views.seat_view(g, s)["venue_seat"] for s in g.seats)
+    assert undp == {"member": False, "may_apply": True, "next_term": "2003Q1", "in_line": "UNHCR"}
+    assert unhcr["member"] and not unhcr["may_apply"] and iom["member"]
+    g.submit(g.seats[0].token, {"actions": [], "apply_to_venue": True})
+    g.submit(g.seats[1].token, {"actions": [], "admit": [], "decline_chair": True})
+    g.submit(g.seats[2].token, {"actions": [], "admit": ["UNDP"]})
+    g.advance()
+    said = _venue_events(g.model)
+    assert "the Global Migration Group turns down UNDP's application" in said
+    assert "UNHCR declines to chair the Global Migration Group" in said
+    marked = debrief.marked_events(g)
+    venue = marked[marked["kind"] == "venue"].set_index("text")["by"]
+    assert venue["the Global Migration Group turns down UNDP's application"] == "player"
+    assert venue["UNHCR declines to chair the Global Migration Group"] == "player"
+    lines = debrief.decisions(g).set_index("agent")["decision"]
+    assert lines["UNDP"] == "apply_to_venue: True" and lines["UNHCR"] == "admit: nobody; decline_chair: True"
+    assert lines["IOM"] == "admit: UNDP"

@@ -31,6 +31,8 @@ from .game import Game
 GAME_FOLDER = Path(os.environ.get("MIGOV_CLASSROOM_GAME", "results/classroom/game"))
 BASE_URL = os.environ.get("MIGOV_CLASSROOM_BASE", "")  # the address students use, for the seat links
 KEEP = "nobody (keep them all)"
+APPLY = {"let your rule decide": None, "apply": True, "stay out": False}  # the venue, from outside
+VOTE = ("let your rule vote", "admit any applicant", "turn down every applicant")  # the venue, a member
 DEBRIEF_RUNS = int(os.environ.get("MIGOV_CLASSROOM_DEBRIEF_RUNS", "8"))
 _game: Game | None = None
 _lock = threading.Lock()
@@ -183,9 +185,13 @@ def SendButtons(g: Game, token: str, v: dict, draft: Callable[[], dict], hint: s
 @solara.component
 def OrganisationForm(g: Game, token: str, v: dict) -> None:
     chosen = v["chosen"] or {}
+    admit = chosen.get("admit")
     d, edit, now = use_draft(v, {"actions": list(chosen.get("actions") or []), "partner": chosen.get("partner"),
                                  "rival": chosen.get("rival"), "engage": chosen.get("engage"),
-                                 "bid_in": list(chosen.get("bid_in") or []), "drop": chosen.get("drop")})
+                                 "bid_in": list(chosen.get("bid_in") or []), "drop": chosen.get("drop"),
+                                 "apply_to_venue": chosen.get("apply_to_venue"),
+                                 "vote": VOTE[0] if admit is None else VOTE[1] if admit else VOTE[2],
+                                 "decline_chair": bool(chosen.get("decline_chair"))})
     opts, most, acts = v["options"], v["max_actions"], d["actions"]
     every = f", taken in each of the round's {v['round_steps']} steps" if v["round_steps"] > 1 else ""
     with solara.Card(f"Your choice for this round (up to {most} actions{every})", margin=0, classes=["migov-choice"]):
@@ -209,18 +215,39 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
         solara.Select("end the partnership with (free; not one of your actions)", values=[KEEP, *opts["drop"]],
                       value=d["drop"] or KEEP, on_value=lambda x: edit(drop=None if x == KEEP else x),
                       disabled=not opts["drop"])
+        if v["venue_seat"] is not None:
+            VenueChoices(v, d, edit)
 
         def draft() -> dict:
             x = now()
             chose = x["actions"]
+            venue = {} if v["venue_seat"] is None else {
+                "apply_to_venue": x["apply_to_venue"], "decline_chair": x["decline_chair"],
+                "admit": None if x["vote"] == VOTE[0] else opts["rival"] if x["vote"] == VOTE[1] else []}
             return {"actions": chose,
                     "partner": x["partner"] if "build_global_partnership" in chose else None,
                     "rival": x["rival"] if "contest_rival" in chose else None,
                     "engage": x["engage"] if "build_local_partnership" in chose else None,
-                    "bid_in": x["bid_in"] or None, "drop": x["drop"]}
+                    "bid_in": x["bid_in"] or None, "drop": x["drop"], **venue}
 
         hint = "Ticking nothing and sending means doing nothing this round." if v["chosen"] is None else ""
         SendButtons(g, token, v, draft, hint)
+
+
+@solara.component
+def VenueChoices(v: dict, d: dict, edit: Callable[..., None]) -> None:
+    """An organisation's moves in the coordination venue (ODD 7.7): outside it, apply at the next
+    chair term or stay out; a member, vote on applicants and decline the chair when its turn comes."""
+    vs, name = v["venue_seat"], v["venue"]["name"]
+    labels = {x: k for k, x in APPLY.items()}
+    solara.Select(f"the {name}: apply to join when its next chair term begins ({vs['next_term']})",
+                  values=list(APPLY), value=labels[d["apply_to_venue"]],
+                  on_value=lambda x: edit(apply_to_venue=APPLY[x]), disabled=not vs["may_apply"])
+    solara.Select(f"your vote on organisations applying to the {name}", values=list(VOTE), value=d["vote"],
+                  on_value=lambda x: edit(vote=x), disabled=not vs["member"])
+    in_line = " (you are next in line)" if vs["in_line"] == v["agent"] else ""
+    solara.Checkbox(label=f"decline to chair the {name} if your turn comes{in_line}", value=d["decline_chair"],
+                    on_value=lambda x: edit(decline_chair=bool(x)), disabled=not vs["member"])
 
 
 @solara.component

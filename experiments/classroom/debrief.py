@@ -108,6 +108,18 @@ def compare(game: Game, runs: RuleRuns) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def decision_text(choice: dict) -> str:
+    """A choice in a line: the fields set ("admit: nobody" is a vote against every applicant)."""
+    parts = []
+    for k, v in choice.items():
+        if k == "admit" and v == []:
+            v = ["nobody"]
+        if v is None or v is False or v == [] or v == ():
+            continue
+        parts.append(f"{k}: {', '.join(v) if isinstance(v, list | tuple) else v}")
+    return "; ".join(parts) or "nothing"
+
+
 def decisions(game: Game) -> pd.DataFrame:
     """The seats' decisions round by round, and who was played by the rule."""
     rows = []
@@ -115,9 +127,7 @@ def decisions(game: Game) -> pd.DataFrame:
         date = game.model.date_label(r.from_step)
         for s in game.seats:
             if s.agent in r.choices:
-                c = {k: v for k, v in r.choices[s.agent].items() if v not in (None, [], ())}
-                text = "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in c.items())
-                text = text or "nothing"
+                text = decision_text(r.choices[s.agent])
                 rows.append({"round": r.number, "date": date, "seat": s.title, "agent": s.agent, "by": "player",
                              "decision": text})
             else:
@@ -135,16 +145,24 @@ STARTED = ("crisis", "funding_shock", "trust_fund", "compact", "un_system_entry"
 
 def marked_events(game: Game) -> pd.DataFrame:
     """The game's event log, each event marked by who decided it: ``player`` (a seated agent's
-    own action in a round its seat chose: a contest, a stretch, a partnership it formed; not one
-    that lapsed or broke), ``rule (timed out)`` (the same, played by the rule because the seat did
-    not choose), ``instructor`` (events starting in a round's first step that the instructor
-    injected), else ``model``."""
+    own action in a round its seat chose: a contest, a stretch, a partnership it formed, not one
+    that lapsed or broke; in the venue, its application's outcome and its declining the chair),
+    ``rule (timed out)`` (the same, played by the rule because the seat did not choose),
+    ``instructor`` (events starting in a round's first step that the instructor injected), else
+    ``model``."""
     log = game.model.events_frame()
     by = np.full(len(log), "model", dtype=object)
     own = log["kind"].isin(CHOSEN) & ~log["text"].str.contains(r"\b(?:lapses|breaks)\b", regex=True)
+    venue = log["kind"] == "venue"
     for r in game.rounds:
         in_round = (log["step"] > r.from_step) & (log["step"] <= r.to_step)
         by[(in_round & own & log["agent"].isin(list(r.choices))).to_numpy()] = "player"
+        for agent, c in r.choices.items():  # in the venue, only what the seat itself chose
+            mine = in_round & venue & (log["agent"] == agent)
+            if c.get("decline_chair"):
+                by[(mine & log["text"].str.contains("declines to chair")).to_numpy()] = "player"
+            if c.get("apply_to_venue"):
+                by[(mine & log["text"].str.contains(r"\badmits\b|application", regex=True)).to_numpy()] = "player"
         by[(in_round & own & log["agent"].isin(r.ruled)).to_numpy()] = "rule (timed out)"
         if r.injected:
             by[((log["step"] == r.from_step + 1) & log["kind"].isin(STARTED)).to_numpy()] = "instructor"

@@ -46,6 +46,22 @@ def venue_view(game: Game) -> dict | None:
             "products": int(v.products), "own_agenda": int(v.own_agenda)}
 
 
+def venue_seat(m, i: int) -> dict | None:
+    """What organisation ``i`` may do in the venue: apply (outside it, if its rules let it in),
+    or vote and chair (a member); when the next chair term begins, and who is in line to chair
+    then if nobody joins first."""
+    v = m.venue
+    if v is None:
+        return None
+    period = v.spec.chair_period
+    nxt = max(m.steps, v.start)
+    nxt += -(nxt - v.start) % period  # the next step that begins a chair term
+    member = bool(i in v.members)
+    may_apply = not member and v.spec.admission != "closed" and (not v.spec.un_only or bool(m.io.un_system[i]))
+    in_line = m.io.names[v.members[((nxt - v.start) // period) % v.members.size]] if v.members.size else None
+    return {"member": member, "may_apply": may_apply, "next_term": m.date_label(nxt), "in_line": in_line}
+
+
 def header(game: Game) -> dict:
     m = game.model
     return {"scenario": game.scenario.title, "state": game.state, "round": min(game.round_number, game.rounds_total),
@@ -85,6 +101,7 @@ def seat_view(game: Game, seat: Seat) -> dict:
             order = np.argsort(-io.mandate[i])
             out["mandate"] = [(m.issues[k], round(float(io.mandate[i, k]), 2)) for k in order
                               if io.mandate[i, k] > 0.01]
+            out["venue_seat"] = venue_seat(m, i)
             out["max_actions"] = int(m.p.actions_per_step)
             out["action_words"] = {a: ACTION_WORDS[a] for a in ACTIONS}
             out["rivals"] = [{"name": io.names[j], "funding_share": round(float(m.funding_share_io[j]), 3),
