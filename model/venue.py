@@ -62,23 +62,27 @@ class CoordinationVenue:
 
     def admit(self, model: MigovModel, t: int) -> None:
         """Applications at the start of a chair term, the most eager applicant first; each
-        admitted member votes on the next."""
+        admitted member votes on the next. A seat that stays out where its rule would apply still
+        has its votes drawn (and ignored), and one that applies where its rule would not comes
+        after the rule's applicants, so the rule's applicants meet the same draws either way."""
         rule = self.spec.admission
         if rule == "closed":
             return
-        io = model.io
+        io, chose = model.io, model.seated.apply_venue
         eligible = np.ones(io.n, dtype=bool)
         eligible[self.members] = False
         if self.spec.un_only:
             eligible &= io.un_system
         worth = self.worth(model, t)
-        applies = worth > self.spec.admission_threshold
-        for i, yes in model.seated.apply_venue.items():  # a seat applies, or stays out, as it chose
-            applies[i] = yes
-        applicants = np.flatnonzero(eligible & applies)
-        for i in applicants[np.argsort(-worth[applicants], kind="stable")]:
+        by_rule = np.flatnonzero(eligible & (worth > self.spec.admission_threshold))
+        by_rule = by_rule[np.argsort(-worth[by_rule], kind="stable")]
+        by_seat = [i for i in np.flatnonzero(eligible)[np.argsort(-worth[eligible], kind="stable")]
+                   if chose.get(int(i)) and i not in by_rule]
+        for i in [*by_rule, *by_seat]:
             # a member is less likely to accept a rival: probability 1 - rivalry x mandate overlap
             accept = model.rng.random(self.members.size) >= self.spec.rivalry * model.overlap[self.members, i]
+            if chose.get(int(i)) is False:
+                continue  # its seat stays out
             for k, member in enumerate(self.members):  # a seated member votes as it chose
                 votes_for = model.seated.admit.get(int(member))
                 if votes_for is not None:

@@ -241,33 +241,45 @@ def _venue_events(m: MigovModel) -> list[str]:
     return [e["text"] for e in m.event_log if e["kind"] == "venue"]
 
 
-def _to_the_venue_start(seats: dict) -> MigovModel:
-    m = MigovModel("gmg_rotating_chair", seed=3)
+def _first_term(seed: int, seats: dict) -> list[str]:
+    """The venue's events in its first step (2003Q1, a chair term), with ``seats`` seated; every
+    case seats the same organisations (the ``CONTROL`` ones, with no venue choice), so that what
+    differs is the venue choice alone."""
+    m = MigovModel("gmg_rotating_chair", seed=seed)
     while m.steps < m.venue.start:
         m.step()
-    m.seat(seats)
-    return m
+    m.seat({**CONTROL, **seats})
+    m.step()
+    return _venue_events(m)
 
 
-def test_seats_apply_to_the_venue_vote_on_applicants_and_decline_the_chair():
-    # UNDP applies at the first chair term; a seated founder's vote against it blocks consensus,
-    # and the first in line to chair (UNHCR, the first founder) declines it
-    m = _to_the_venue_start({"UNDP": OrganisationChoice(apply_to_venue=True),
-                             "UNHCR": OrganisationChoice(admit=(), decline_chair=True)})
-    m.step()
-    said = _venue_events(m)
-    assert "the Global Migration Group turns down UNDP's application" in said
-    assert "UNHCR declines to chair the Global Migration Group" in said
-    assert m.io.names.index("UNDP") not in m.venue.members and m.venue.chair is None
-    # every founder votes for it: consensus, and UNDP is in; the rules would have kept it out
-    m = _to_the_venue_start({"UNDP": OrganisationChoice(apply_to_venue=True),
-                             **{f: OrganisationChoice(admit=("UNDP",)) for f in ("UNHCR", "IOM", "ILO")}})
-    m.step()
-    assert "the Global Migration Group admits UNDP" in _venue_events(m)
-    ruled = _to_the_venue_start({})
-    ruled.step()
-    assert ruled.io.names.index("UNDP") not in ruled.venue.members
-    assert "UNHCR takes the chair of the Global Migration Group" in _venue_events(ruled)
+CONTROL = {o: OrganisationChoice() for o in ("UNDP", "UNODC", "World Bank", "UN Women", "UNHCR")}
+GMG = "Global Migration Group"
+
+
+def test_a_seat_applies_to_the_venue_where_its_rule_would_not_and_stays_out_where_it_would():
+    # seed 7: UNODC's rule does not apply at the first term; UNDP's does (and is turned down)
+    assert not [e for e in _first_term(7, {}) if "UNODC" in e]
+    applies = {"UNODC": OrganisationChoice(apply_to_venue=True)}
+    assert f"the {GMG} turns down UNODC's application" in _first_term(7, applies)
+    assert f"the {GMG} turns down UNDP's application" in _first_term(7, {})
+    for seed in (2, 7):  # staying out: no application, and the other applicants meet the same votes
+        ruled, out = _first_term(seed, {}), _first_term(seed, {"UNDP": OrganisationChoice(apply_to_venue=False)})
+        assert not [e for e in out if "UNDP" in e] and [e for e in ruled if "UNDP" in e]
+        assert [e for e in out if "application" in e or "admits" in e] == [e for e in ruled if "UNDP" not in e
+                                                                         and ("application" in e or "admits" in e)]
+
+
+def test_a_seated_member_votes_an_applicant_in_or_out_and_declines_the_chair():
+    assert f"the {GMG} admits UNDP" in _first_term(1, {})  # seed 1: the rules admit UNDP
+    against = _first_term(1, {"UNHCR": OrganisationChoice(admit=(), decline_chair=True)})
+    assert f"the {GMG} turns down UNDP's application" in against  # consensus: one seat's no keeps it out
+    assert f"UNHCR declines to chair the {GMG}" in against
+    assert f"UNHCR takes the chair of the {GMG}" in _first_term(1, {})
+    # seed 2: the rules turn UNDP down; every founder voting for it lets it in
+    assert f"the {GMG} turns down UNDP's application" in _first_term(2, {})
+    founders = {f: OrganisationChoice(admit=("UNDP",)) for f in ("UNHCR", "IOM", "ILO")}
+    assert f"the {GMG} admits UNDP" in _first_term(2, founders)
 
 
 @pytest.mark.parametrize("scenario, agent, choice, says", [
@@ -287,22 +299,34 @@ def test_venue_choices_outside_the_scenario_or_the_rules_of_the_venue_are_refuse
 
 
 def test_a_seat_plays_the_venue_from_its_page_and_the_debrief_credits_it(tmp_path):
-    g = Game.new(tmp_path / "g", "gmg_rotating_chair", ["UNDP", "UNHCR", "IOM"], seed=3, rounds=1,
-                 per_round="quarter", start="2003Q1")
-    undp, unhcr, iom = (views.seat_view(g, s)["venue_seat"] for s in g.seats)
-    assert undp == {"member": False, "may_apply": True, "next_term": "2003Q1", "in_line": "UNHCR"}
-    assert unhcr["member"] and not unhcr["may_apply"] and iom["member"]
+    g = Game.new(tmp_path / "g", "gmg_rotating_chair", ["UNDP", "UNHCR", "IOM", "ICMPD"], seed=3, rounds=1,
+                 start="2003Q1")  # a yearly round: two chair terms, 2003Q1 and 2003Q3
+    undp, unhcr, iom, icmpd = (views.seat_view(g, s)["venue_seat"] for s in g.seats)
+    terms = [{"date": "2003Q1", "in_line": "UNHCR"}, {"date": "2003Q3", "in_line": "IOM"}]
+    assert undp["terms"] == terms and undp["may_apply"] and undp["why_not"] is None
+    assert undp["could_apply"] == ["UNODC", "World Bank", "UN Women"]  # other UN organisations outside it
+    assert unhcr["member"] and unhcr["why_not"] == "you are a member" and iom["could_apply"] == ["UNODC", "UNDP",
+                                                                                               "World Bank", "UN Women"]
+    assert not icmpd["may_apply"] and icmpd["why_not"] == "the Global Migration Group admits only UN organisations"
+    with pytest.raises(ScenarioError, match="apply_to_venue: expected an organisation of the UN system"):
+        g.submit(g.seats[3].token, {"apply_to_venue": True})
     g.submit(g.seats[0].token, {"actions": [], "apply_to_venue": True})
     g.submit(g.seats[1].token, {"actions": [], "admit": [], "decline_chair": True})
-    g.submit(g.seats[2].token, {"actions": [], "admit": ["UNDP"]})
-    g.advance()
+    g.submit(g.seats[2].token, {"actions": [], "admit": iom["could_apply"]})
+    g.advance()  # ICMPD did not choose: its rule played it
     said = _venue_events(g.model)
-    assert "the Global Migration Group turns down UNDP's application" in said
+    assert said.count("the Global Migration Group turns down UNDP's application") == 2  # at both terms
     assert "UNHCR declines to chair the Global Migration Group" in said
     marked = debrief.marked_events(g)
-    venue = marked[marked["kind"] == "venue"].set_index("text")["by"]
-    assert venue["the Global Migration Group turns down UNDP's application"] == "player"
-    assert venue["UNHCR declines to chair the Global Migration Group"] == "player"
+    venue = marked[marked["kind"] == "venue"].groupby("text")["by"].agg(set)
+    assert venue["the Global Migration Group turns down UNDP's application"] == {"player"}
+    assert venue["UNHCR declines to chair the Global Migration Group"] == {"player"}
+    assert venue["IOM takes the chair of the Global Migration Group"] == {"model"}  # the rotation, nobody's choice
     lines = debrief.decisions(g).set_index("agent")["decision"]
-    assert lines["UNDP"] == "apply_to_venue: True" and lines["UNHCR"] == "admit: nobody; decline_chair: True"
-    assert lines["IOM"] == "admit: UNDP"
+    assert lines["UNDP"] == "venue: apply" and lines["UNHCR"] == "admit: nobody; decline the chair"
+    assert lines["IOM"] == "admit: UNODC, UNDP, World Bank, UN Women"
+    assert lines["ICMPD"] == "did not choose in time; played by its rule"
+    quarter = Game.new(tmp_path / "q", "gmg_rotating_chair", ["UNDP"], seed=3, rounds=1, per_round="quarter",
+                       start="2003Q2")
+    quiet = views.seat_view(quarter, quarter.seats[0])["venue_seat"]
+    assert quiet["terms"] == [] and quiet["next_term"] == "2003Q3"  # the page offers nothing this round

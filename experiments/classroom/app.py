@@ -155,7 +155,7 @@ def use_draft(v: dict, fresh: dict) -> tuple[dict, Callable[..., None], Callable
         return store.value.get(rnd, fresh)
 
     def edit(**changes) -> None:
-        store.value = {rnd: {**now(), **changes}}
+        store.value = {**store.value, rnd: {**now(), **changes}}
 
     return now(), edit, now
 
@@ -221,9 +221,10 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
         def draft() -> dict:
             x = now()
             chose = x["actions"]
-            venue = {} if v["venue_seat"] is None else {
+            vs = v["venue_seat"]
+            venue = {} if vs is None else {
                 "apply_to_venue": x["apply_to_venue"], "decline_chair": x["decline_chair"],
-                "admit": None if x["vote"] == VOTE[0] else opts["rival"] if x["vote"] == VOTE[1] else []}
+                "admit": None if x["vote"] == VOTE[0] else vs["could_apply"] if x["vote"] == VOTE[1] else []}
             return {"actions": chose,
                     "partner": x["partner"] if "build_global_partnership" in chose else None,
                     "rival": x["rival"] if "contest_rival" in chose else None,
@@ -236,18 +237,27 @@ def OrganisationForm(g: Game, token: str, v: dict) -> None:
 
 @solara.component
 def VenueChoices(v: dict, d: dict, edit: Callable[..., None]) -> None:
-    """An organisation's moves in the coordination venue (ODD 7.7): outside it, apply at the next
-    chair term or stay out; a member, vote on applicants and decline the chair when its turn comes."""
+    """An organisation's moves in the coordination venue (ODD 7.7): outside it, apply or stay out;
+    a member, vote on applicants and decline the chair. They act at the chair terms that begin in
+    the round; a round without one offers none of them."""
     vs, name = v["venue_seat"], v["venue"]["name"]
+    terms = vs["terms"]
+    # always there (empty when a term comes): widgets that come and go are rebuilt, and lose clicks
+    solara.Text("" if terms else f"The {name}: no chair term begins this round (the next: {vs['next_term']}), "
+                "so there is nothing to apply for, vote on or chair.", classes=["migov-venue-quiet"])
+    when = ", ".join(t["date"] for t in terms)
     labels = {x: k for k, x in APPLY.items()}
-    solara.Select(f"the {name}: apply to join when its next chair term begins ({vs['next_term']})",
+    solara.Select(f"the {name}: apply to join when a chair term begins ({when or 'none this round'})",
                   values=list(APPLY), value=labels[d["apply_to_venue"]],
-                  on_value=lambda x: edit(apply_to_venue=APPLY[x]), disabled=not vs["may_apply"])
+                  on_value=lambda x: edit(apply_to_venue=APPLY[x]), disabled=not (vs["may_apply"] and terms))
+    solara.Text(f"You cannot apply: {vs['why_not']}." if vs["why_not"] and not vs["member"] else "",
+                style={"font-size": "85%", "color": "#555"})
     solara.Select(f"your vote on organisations applying to the {name}", values=list(VOTE), value=d["vote"],
-                  on_value=lambda x: edit(vote=x), disabled=not vs["member"])
-    in_line = " (you are next in line)" if vs["in_line"] == v["agent"] else ""
-    solara.Checkbox(label=f"decline to chair the {name} if your turn comes{in_line}", value=d["decline_chair"],
-                    on_value=lambda x: edit(decline_chair=bool(x)), disabled=not vs["member"])
+                  on_value=lambda x: edit(vote=x), disabled=not (vs["member"] and terms))
+    line = ", ".join(f"{t['date']} {'you' if t['in_line'] == v['agent'] else t['in_line']}" for t in terms)
+    solara.Checkbox(label=f"decline to chair the {name} if your turn comes (in line, if nobody joins first: "
+                          f"{line or 'no term this round'})", value=d["decline_chair"],
+                    on_value=lambda x: edit(decline_chair=bool(x)), disabled=not (vs["member"] and terms))
 
 
 @solara.component

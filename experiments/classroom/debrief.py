@@ -109,14 +109,17 @@ def compare(game: Game, runs: RuleRuns) -> pd.DataFrame:
 
 
 def decision_text(choice: dict) -> str:
-    """A choice in a line: the fields set ("admit: nobody" is a vote against every applicant)."""
+    """A choice in a line: the fields set, the venue's in words."""
     parts = []
     for k, v in choice.items():
-        if k == "admit" and v == []:
-            v = ["nobody"]
-        if v is None or v is False or v == [] or v == ():
-            continue
-        parts.append(f"{k}: {', '.join(v) if isinstance(v, list | tuple) else v}")
+        if k == "apply_to_venue" and v is not None:
+            parts.append("venue: apply" if v else "venue: stay out")
+        elif k == "admit" and v is not None:
+            parts.append(f"admit: {', '.join(v) or 'nobody'}")
+        elif k == "decline_chair":
+            parts += ["decline the chair"] if v else []
+        elif v is not None and v != [] and v != ():
+            parts.append(f"{k}: {', '.join(v) if isinstance(v, list | tuple) else v}")
     return "; ".join(parts) or "nothing"
 
 
@@ -163,6 +166,9 @@ def marked_events(game: Game) -> pd.DataFrame:
                 by[(mine & log["text"].str.contains("declines to chair")).to_numpy()] = "player"
             if c.get("apply_to_venue"):
                 by[(mine & log["text"].str.contains(r"\badmits\b|application", regex=True)).to_numpy()] = "player"
+        ruled = in_round & venue & log["agent"].isin(r.ruled)  # applying and declining were its rule's
+        by[(ruled & log["text"].str.contains(r"declines to chair|\badmits\b|application", regex=True)).to_numpy()] = (
+            "rule (timed out)")
         by[(in_round & own & log["agent"].isin(r.ruled)).to_numpy()] = "rule (timed out)"
         if r.injected:
             by[((log["step"] == r.from_step + 1) & log["kind"].isin(STARTED)).to_numpy()] = "instructor"

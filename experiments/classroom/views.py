@@ -46,20 +46,28 @@ def venue_view(game: Game) -> dict | None:
             "products": int(v.products), "own_agenda": int(v.own_agenda)}
 
 
-def venue_seat(m, i: int) -> dict | None:
-    """What organisation ``i`` may do in the venue: apply (outside it, if its rules let it in),
-    or vote and chair (a member); when the next chair term begins, and who is in line to chair
-    then if nobody joins first."""
+def venue_seat(m, i: int, round_steps: int) -> dict | None:
+    """What organisation ``i`` may do in the venue in the coming round: apply (outside it, if the
+    venue's rules let it in; else why not), or vote and decline the chair (a member). Choices
+    act only at the chair terms that begin in the round (``terms``: each with who is in line to
+    chair if nobody joins first); with none, ``next_term`` says when the next one begins."""
     v = m.venue
     if v is None:
         return None
-    period = v.spec.chair_period
-    nxt = max(m.steps, v.start)
-    nxt += -(nxt - v.start) % period  # the next step that begins a chair term
+    period, io = v.spec.chair_period, m.io
+    first = max(m.steps, v.start)
+    first += -(first - v.start) % period  # the next step that begins a chair term
+    terms = [{"date": m.date_label(t),
+              "in_line": io.names[v.members[((t - v.start) // period) % v.members.size]] if v.members.size else None}
+             for t in range(first, m.steps + round_steps, period)]
     member = bool(i in v.members)
-    may_apply = not member and v.spec.admission != "closed" and (not v.spec.un_only or bool(m.io.un_system[i]))
-    in_line = m.io.names[v.members[((nxt - v.start) // period) % v.members.size]] if v.members.size else None
-    return {"member": member, "may_apply": may_apply, "next_term": m.date_label(nxt), "in_line": in_line}
+    why_not = ("you are a member" if member else f"the {v.spec.name} admits no one" if v.spec.admission == "closed"
+               else f"the {v.spec.name} admits only UN organisations" if v.spec.un_only and not io.un_system[i]
+               else None)
+    could_apply = [io.names[j] for j in range(io.n) if j != i and j not in v.members
+                   and v.spec.admission != "closed" and (not v.spec.un_only or io.un_system[j])]
+    return {"member": member, "may_apply": why_not is None, "why_not": why_not, "terms": terms,
+            "next_term": m.date_label(first), "could_apply": could_apply}
 
 
 def header(game: Game) -> dict:
@@ -101,7 +109,7 @@ def seat_view(game: Game, seat: Seat) -> dict:
             order = np.argsort(-io.mandate[i])
             out["mandate"] = [(m.issues[k], round(float(io.mandate[i, k]), 2)) for k in order
                               if io.mandate[i, k] > 0.01]
-            out["venue_seat"] = venue_seat(m, i)
+            out["venue_seat"] = venue_seat(m, i, game.round_steps)
             out["max_actions"] = int(m.p.actions_per_step)
             out["action_words"] = {a: ACTION_WORDS[a] for a in ACTIONS}
             out["rivals"] = [{"name": io.names[j], "funding_share": round(float(m.funding_share_io[j]), 3),
