@@ -60,10 +60,13 @@ def gini(x: np.ndarray) -> float:
 
 
 def pianka_overlap(mandate: np.ndarray) -> np.ndarray:
-    """(I, I) niche overlap of mandates: cosine similarity (Pianka's index)."""
+    """(I, I) niche overlap of mandates: cosine similarity (Pianka's index), in [0, 1]. Clipped
+    because rounding can carry it past 1 (a mandate of 1e-159, whose square is subnormal, gave
+    1 + 1e-7, and a partner's weight 1 - overlap went negative)."""
     norm = np.linalg.norm(mandate, axis=1)
     denom = np.outer(norm, norm)
-    return np.divide(mandate @ mandate.T, denom, out=np.zeros_like(denom), where=denom > 0)
+    cos = np.divide(mandate @ mandate.T, denom, out=np.zeros_like(denom), where=denom > 0)
+    return np.clip(cos, 0.0, 1.0, out=cos)
 
 
 def degree_centralisation(adjacency: np.ndarray) -> float:

@@ -215,3 +215,12 @@ def test_agent_frame_consistent_with_state():
 @given(data=scenarios(), seed=seeds)
 def test_invariants_hold_longer_runs(data, seed):
     run_checked(data, seed, steps=40)
+
+
+def test_mandate_overlap_stays_in_0_1_when_a_mandate_is_vanishingly_small():
+    """Found by test_invariants_hold_longer_runs: a mandate of 1.5e-159 (its square is subnormal)
+    gave an overlap of 1 + 1e-7 with a normal one, and a negative weight for choosing a partner."""
+    from migov.model.measures import pianka_overlap
+
+    overlap = pianka_overlap(np.array([[2.851875e-2], [7.4952177e-2], [1.5244497196947543e-159]]))
+    assert overlap.min() >= 0.0 and overlap.max() <= 1.0
