@@ -48,8 +48,10 @@ def claim_figure(v: Verdict) -> plt.Figure:
             legend_outside(ax, fontsize=9, title=label_of(f2.path, 26), title_fontsize=9)
         else:
             x = np.arange(wide.shape[1])
-            for _, row in wide.iterrows():
-                ax.plot(x, row.to_numpy(), color="#BBBBBB", lw=0.8, zorder=1)
+            one = wide.shape[1] == 1  # one arm: a replicate is a point, not a line (a line of one point is invisible)
+            for k, (_, row) in enumerate(wide.iterrows()):
+                ax.plot(x, row.to_numpy(), color="#BBBBBB", lw=0.8, zorder=1, marker="o" if one else None,
+                        ms=4, ls="none" if one else "-", label="each replicate" if k == 0 else None)
             ax.plot(x, wide.mean().to_numpy(), "o-", color=PALETTE[0], lw=2.5, zorder=2, label="mean")
             short = [lab.split("=")[-1] if "=" in lab else lab for lab in labels]
             ax.set_xticks(x, short)
@@ -57,7 +59,7 @@ def claim_figure(v: Verdict) -> plt.Figure:
                 ax.set_xlabel(label_of(cmp.parameter, 50))
             if cmp.type == "threshold":
                 ax.axhline(cmp.threshold, color="black", ls="--", lw=1.5, label=f"threshold {cmp.threshold:g}")
-                legend_outside(ax)
+            legend_outside(ax)
         ax.set_ylabel(textwrap.fill(f"{label_of(c.measure.name)} ({c.measure.summary})", 40))
         ax.set_title(f"{c.id}: {_shown(v)}", fontsize=11)
     return fig
