@@ -60,6 +60,18 @@ class CoordinationVenue:
         fit = np.divide(io.mandate @ agenda, norm, out=np.zeros(io.n), where=norm > 0)
         return rate * fit * (1.0 - io.legit_peer)
 
+    def may_apply(self, model: MigovModel) -> np.ndarray:
+        """(I,) who may apply now: not a member, of the UN system if the venue admits only
+        those; nobody if it is closed."""
+        io = model.io
+        mask = np.full(io.n, self.spec.admission != "closed")
+        mask[self.members] = False
+        return mask & io.un_system if self.spec.un_only else mask
+
+    def in_line(self, t: int) -> int:
+        """The member in line to chair the term that step ``t`` falls in (rotation in order of joining)."""
+        return int(self.members[((t - self.start) // self.spec.chair_period) % self.members.size])
+
     def admit(self, model: MigovModel, t: int) -> None:
         """Applications at the start of a chair term, the most eager applicant first; each
         admitted member votes on the next. A seat that stays out where its rule would apply still
@@ -69,16 +81,12 @@ class CoordinationVenue:
         if rule == "closed":
             return
         io, chose = model.io, model.seated.apply_venue
-        eligible = np.ones(io.n, dtype=bool)
-        eligible[self.members] = False
-        if self.spec.un_only:
-            eligible &= io.un_system
         worth = self.worth(model, t)
-        by_rule = np.flatnonzero(eligible & (worth > self.spec.admission_threshold))
-        by_rule = by_rule[np.argsort(-worth[by_rule], kind="stable")]
-        by_seat = [i for i in np.flatnonzero(eligible)[np.argsort(-worth[eligible], kind="stable")]
-                   if chose.get(int(i)) and i not in by_rule]
-        for i in [*by_rule, *by_seat]:
+        eligible = np.flatnonzero(self.may_apply(model))
+        eligible = eligible[np.argsort(-worth[eligible], kind="stable")]  # the most eager first
+        by_rule = worth[eligible] > self.spec.admission_threshold
+        by_seat = np.array([bool(chose.get(int(i))) for i in eligible], dtype=bool) & ~by_rule
+        for i in [*eligible[by_rule], *eligible[by_seat]]:
             # a member is less likely to accept a rival: probability 1 - rivalry x mandate overlap
             accept = model.rng.random(self.members.size) >= self.spec.rivalry * model.overlap[self.members, i]
             if chose.get(int(i)) is False:
@@ -102,11 +110,10 @@ class CoordinationVenue:
         if t < self.start or self.members.size == 0:
             return
         io, spec = model.io, self.spec
-        period = (t - self.start) // spec.chair_period
         new_term = (t - self.start) % spec.chair_period == 0
         if new_term:
             self.admit(model, t)
-            candidate = int(self.members[period % self.members.size])
+            candidate = self.in_line(t)
             cost = model.p.knowledge_cost
             funded = spec.secretariat or self.account >= cost
             short = not funded and model.rng.random() > min(1.0, io.core[candidate] / (4 * cost + 1e-12))

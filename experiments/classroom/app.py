@@ -32,6 +32,7 @@ GAME_FOLDER = Path(os.environ.get("MIGOV_CLASSROOM_GAME", "results/classroom/gam
 BASE_URL = os.environ.get("MIGOV_CLASSROOM_BASE", "")  # the address students use, for the seat links
 KEEP = "nobody (keep them all)"
 APPLY = {"let your rule decide": None, "apply": True, "stay out": False}  # the venue, from outside
+APPLY_LABEL = {x: k for k, x in APPLY.items()}
 VOTE = ("let your rule vote", "admit any applicant", "turn down every applicant")  # the venue, a member
 DEBRIEF_RUNS = int(os.environ.get("MIGOV_CLASSROOM_DEBRIEF_RUNS", "8"))
 _game: Game | None = None
@@ -115,7 +116,7 @@ def fmt(x: float, digits: int = 1) -> str:
 def Header(v: dict, who: str, g: Game) -> None:
     state = {"lobby": "waiting to start", "playing": "playing", "paused": "paused", "finished": "game over"}[v["state"]]
     Markdown(f"## {who}\n**{v['scenario']}** · round {v['round']} of {v['rounds']} (a {v['per_round']}) · "
-                    f"{v['date']} · <span class='migov-state'>{state}</span>")
+             f"{v['date']} · <span class='migov-state'>{state}</span>")
     Clock(g, v["state"])
 
 
@@ -138,7 +139,7 @@ def VenueCard(venue: dict | None) -> None:
             Markdown(f"Meets from {venue['starts']}.")
             return
         Markdown(f"**Members** {', '.join(venue['members']) or 'none'} · **chair** {venue['chair'] or 'nobody'}"
-                        f" · **joint products** {venue['products']} ({venue['own_agenda']} on the chair's own issue)")
+                 f" · **joint products** {venue['products']} ({venue['own_agenda']} on the chair's own issue)")
 
 
 # ---------------------------------------------------------------------------- a seat
@@ -246,9 +247,8 @@ def VenueChoices(v: dict, d: dict, edit: Callable[..., None]) -> None:
     solara.Text("" if terms else f"The {name}: no chair term begins this round (the next: {vs['next_term']}), "
                 "so there is nothing to apply for, vote on or chair.", classes=["migov-venue-quiet"])
     when = ", ".join(t["date"] for t in terms)
-    labels = {x: k for k, x in APPLY.items()}
     solara.Select(f"the {name}: apply to join when a chair term begins ({when or 'none this round'})",
-                  values=list(APPLY), value=labels[d["apply_to_venue"]],
+                  values=list(APPLY), value=APPLY_LABEL[d["apply_to_venue"]],
                   on_value=lambda x: edit(apply_to_venue=APPLY[x]), disabled=not (vs["may_apply"] and terms))
     solara.Text(f"You cannot apply: {vs['why_not']}." if vs["why_not"] and not vs["member"] else "",
                 style={"font-size": "85%", "color": "#555"})
@@ -403,7 +403,7 @@ def DebriefPanel(g: Game, state: str, rounds: int) -> None:
         if made:
             folder = Path(made)
             Markdown(f"Written to `{folder}`: `debrief.pdf`, the figures as PNG, and the tables as CSV.",
-                            style={"font-size": "90%"})
+                     style={"font-size": "90%"})
             Markdown((folder / "debrief.md").read_text(encoding="utf-8"))
             for name in ("against_rules", "outcomes", "funding_shares", "legitimacy", "mandates"):
                 solara.Image(folder / f"{name}.png", width="100%")

@@ -143,6 +143,7 @@ def decisions(game: Game) -> pd.DataFrame:
 
 
 CHOSEN = ("contestation", "mandate", "partnership")  # kinds of event a seat's own actions write
+APPLIED, DECLINED = r"\badmits\b|application", "declines to chair"  # a venue event an organisation decided
 STARTED = ("crisis", "funding_shock", "trust_fund", "compact", "un_system_entry")  # events that start
 
 
@@ -163,12 +164,11 @@ def marked_events(game: Game) -> pd.DataFrame:
         for agent, c in r.choices.items():  # in the venue, only what the seat itself chose
             mine = in_round & venue & (log["agent"] == agent)
             if c.get("decline_chair"):
-                by[(mine & log["text"].str.contains("declines to chair")).to_numpy()] = "player"
+                by[(mine & log["text"].str.contains(DECLINED)).to_numpy()] = "player"
             if c.get("apply_to_venue"):
-                by[(mine & log["text"].str.contains(r"\badmits\b|application", regex=True)).to_numpy()] = "player"
+                by[(mine & log["text"].str.contains(APPLIED, regex=True)).to_numpy()] = "player"
         ruled = in_round & venue & log["agent"].isin(r.ruled)  # applying and declining were its rule's
-        by[(ruled & log["text"].str.contains(r"declines to chair|\badmits\b|application", regex=True)).to_numpy()] = (
-            "rule (timed out)")
+        by[(ruled & log["text"].str.contains(f"{DECLINED}|{APPLIED}", regex=True)).to_numpy()] = "rule (timed out)"
         by[(in_round & own & log["agent"].isin(r.ruled)).to_numpy()] = "rule (timed out)"
         if r.injected:
             by[((log["step"] == r.from_step + 1) & log["kind"].isin(STARTED)).to_numpy()] = "instructor"

@@ -57,15 +57,13 @@ def venue_seat(m, i: int, round_steps: int) -> dict | None:
     period, io = v.spec.chair_period, m.io
     first = max(m.steps, v.start)
     first += -(first - v.start) % period  # the next step that begins a chair term
-    terms = [{"date": m.date_label(t),
-              "in_line": io.names[v.members[((t - v.start) // period) % v.members.size]] if v.members.size else None}
+    terms = [{"date": m.date_label(t), "in_line": io.names[v.in_line(t)] if v.members.size else None}
              for t in range(first, m.steps + round_steps, period)]
     member = bool(i in v.members)
     why_not = ("you are a member" if member else f"the {v.spec.name} admits no one" if v.spec.admission == "closed"
                else f"the {v.spec.name} admits only UN organisations" if v.spec.un_only and not io.un_system[i]
                else None)
-    could_apply = [io.names[j] for j in range(io.n) if j != i and j not in v.members
-                   and v.spec.admission != "closed" and (not v.spec.un_only or io.un_system[j])]
+    could_apply = [io.names[j] for j in np.flatnonzero(v.may_apply(m)) if j != i]
     return {"member": member, "may_apply": why_not is None, "why_not": why_not, "terms": terms,
             "next_term": m.date_label(first), "could_apply": could_apply}
 
